@@ -1,0 +1,62 @@
+"""Monthly tiering: one run per month, on the first of the month for the month before.
+
+Thin wiring only: every task calls a stage runner from ``tierlib.pipeline``.
+Nothing heavy is imported at module level, so the file parses fast.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True}
+
+
+def _context(channels: list[str] | None = None):
+    from tierlib.airflow_support import config_path, period_from_context
+    from tierlib.pipeline import RunContext
+
+    context = get_current_context()
+    return RunContext.open(config_path(), period_from_context(context), channels=channels)
+
+
+@dag(
+    dag_id="tierflow_monthly",
+    schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["tierflow"],
+    params={
+        "period": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            description="Month to run, YYYY-MM. Empty: the month of the data interval.",
+        ),
+        "channels": Param([], type="array", description="Only these channels (empty: all configured)."),
+    },
+    doc_md=__doc__,
+)
+def tierflow_monthly():
+    @task(multiple_outputs=True)
+    def plan() -> dict:
+        ctx = _context()
+        requested = get_current_context()["params"].get("channels") or []
+        channels = ctx.config.with_channels(requested).channels if requested else ctx.config.channels
+        return {"period": ctx.period, "channels": list(channels)}
+
+    @task(map_index_template="{{ task.op_kwargs['channel'] }}")
+    def extract(channel: str, period: str) -> dict:
+        from tierlib.pipeline.extract import run_extract_channel
+
+        return run_extract_channel(_context([channel]), channel)
+
+    run = plan()
+    extract.partial(period=run["period"]).expand(channel=run["channels"])
+
+
+tierflow_monthly()

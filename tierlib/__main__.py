@@ -1,0 +1,5 @@
+import sys
+
+from tierlib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,234 @@
+"""The one YAML config: storage, channels, and each stage's settings, validated on load.
+
+``load_config(path)`` reads the file, expands ``${VAR}`` and ``${VAR:-default}``
+from the environment (credentials never live in the file), resolves relative
+local paths against the config file's folder, and checks every section.  An
+error names the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from tierlib.errors import ConfigError
+from tierlib.schemas import COLUMNS_BY_KIND, KINDS
+from tierlib.settings import collect_settings, settings_from_mapping
+
+STAGE_SETTINGS: dict[str, str] = {}
+"""Config section -> ``module:Class`` of that stage's frozen settings dataclass."""
+
+
+@dataclass(frozen=True)
+class ChannelCodeRule:
+    """Rows whose ``column`` holds a code outside ``allowed`` do not belong to this channel."""
+
+    column: str
+    allowed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """How one source table of a channel maps onto a standard table.
+
+    ``columns`` maps standard column -> source column; standard columns not
+    listed come out empty.  ``formats`` gives how a source time column is
+    written: ``iso`` (default), ``epoch_s``, ``epoch_ms`` or a strftime pattern.
+    """
+
+    columns: dict[str, str]
+    file: str | None = None
+    table: str | None = None
+    time_column: str | None = None
+    formats: dict[str, str] = field(default_factory=dict)
+    channel_code: ChannelCodeRule | None = None
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One source channel and the connector that reads it.
+
+    ``file``: ``location`` is a local folder or ``s3://bucket/prefix`` holding one
+    ``period=YYYY-MM/`` folder per month.  ``sql``: ``url`` is a SQLAlchemy URL and
+    each table's ``time_column`` bounds the rows to the month.
+    """
+
+    connector: Literal["file", "sql"]
+    records: TableMapping
+    orders: TableMapping | None = None
+    events: TableMapping | None = None
+    location: str | None = None
+    format: Literal["csv", "parquet", "jsonl"] | None = None
+    url: str | None = None
+    encoding: str = "utf-8"
+
+    def tables(self) -> dict[str, TableMapping]:
+        return {kind: mapping for kind in KINDS if (mapping := getattr(self, kind)) is not None}
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    root: str
+    endpoint_url: str | None = None
+    region_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    history_months: int = 24
+    """How many months of history (the run's month included) features look back on.
+
+    Extract fills in any of those months not yet in storage, each read only from
+    its own month of source data.
+    """
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    storage: StorageConfig
+    channels: dict[str, ChannelConfig]
+    run: RunConfig
+    stages: dict[str, Any]
+    raw: dict[str, Any]
+
+    def stage(self, name: str) -> Any:
+        """The parsed settings of a stage section (defaults where the YAML has none)."""
+        return self.stages[name]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the config as loaded (after variable expansion): goes into manifests."""
+        canonical = json.dumps(self.raw, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def with_channels(self, names: list[str]) -> Config:
+        unknown = sorted(set(names) - set(self.channels))
+        if unknown:
+            raise ConfigError(
+                f"channels {unknown} are not in {self.path}; configured channels: {sorted(self.channels)}"
+            )
+        return dataclasses.replace(self, channels={n: c for n, c in self.channels.items() if n in names})
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(value: Any, path: str) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{path}: environment variable {name} is not set; set it or write ${{{name}:-default}}"
+            )
+
+        return _VARIABLE.sub(substitute, value)
+    if isinstance(value, Mapping):
+        return {key: _expand(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+def _resolve_location(location: str | None, base: Path) -> str | None:
+    if location is None or "://" in location:
+        return location
+    return str((base / location).resolve())
+
+
+def _check_channel(name: str, channel: ChannelConfig) -> list[str]:
+    problems = []
+    where = f"channels.{name}"
+    if channel.connector == "file" and (not channel.location or not channel.format):
+        problems.append(f"{where}: a file connector needs 'location' (folder or s3://...) and 'format'")
+    if channel.connector == "sql" and not channel.url:
+        problems.append(f"{where}: a sql connector needs 'url' (a SQLAlchemy URL)")
+    for kind, mapping in channel.tables().items():
+        allowed = COLUMNS_BY_KIND[kind]
+        for target in mapping.columns:
+            if target not in allowed or target == "channel":
+                problems.append(
+                    f"{where}.{kind}.columns.{target}: not a standard {kind} column; "
+                    f"allowed: {', '.join(c for c in allowed if c != 'channel')}"
+                )
+        key = "order_id" if kind == "orders" else "record_id"
+        if key not in mapping.columns:
+            problems.append(f"{where}.{kind}.columns: map the key column '{key}' to a source column")
+        if channel.connector == "file" and not mapping.file:
+            problems.append(f"{where}.{kind}.file: name the file inside each period=YYYY-MM/ folder")
+        if channel.connector == "sql" and not (mapping.table and mapping.time_column):
+            problems.append(f"{where}.{kind}: a sql table needs 'table' and 'time_column'")
+    return problems
+
+
+def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
+    """Validate an already-read mapping; ``path`` names the file in messages."""
+    base = Path(path).resolve().parent if path != "<config>" else Path.cwd()
+    raw = _expand(dict(raw or {}), "config")
+    allowed = {"storage", "channels", "run", *STAGE_SETTINGS}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level keys {unknown}; allowed: {sorted(allowed)}")
+    if "storage" not in raw or "channels" not in raw:
+        raise ConfigError(f"{path}: 'storage' and 'channels' are required top-level keys")
+    storage = settings_from_mapping(StorageConfig, raw["storage"], "storage")
+    storage = dataclasses.replace(
+        storage,
+        root=_resolve_location(storage.root, base),
+        endpoint_url=storage.endpoint_url or None,
+        region_name=storage.region_name or None,
+    )
+    if not isinstance(raw["channels"], Mapping) or not raw["channels"]:
+        raise ConfigError(f"{path}: 'channels' must map each channel name to its connector settings")
+    channels: dict[str, ChannelConfig] = {}
+    problems: list[str] = []
+    for name, settings in raw["channels"].items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
+            problems.append(f"channels.{name}: channel names are lower-case letters, digits and _")
+            continue
+        found = len(problems)
+        channel = collect_settings(ChannelConfig, settings, f"channels.{name}", problems)
+        if len(problems) > found:
+            continue
+        channel = dataclasses.replace(channel, location=_resolve_location(channel.location, base))
+        problems.extend(_check_channel(name, channel))
+        channels[str(name)] = channel
+    if problems:
+        raise ConfigError(f"{path}: invalid config:\n  - " + "\n  - ".join(problems))
+    run = settings_from_mapping(RunConfig, raw.get("run"), "run")
+    if run.history_months < 1:
+        raise ConfigError(f"{path}: run.history_months must be at least 1, got {run.history_months}")
+    stages = {}
+    for section, target in STAGE_SETTINGS.items():
+        module_name, class_name = target.split(":")
+        settings_class = getattr(importlib.import_module(module_name), class_name)
+        stages[section] = settings_from_mapping(settings_class, raw.get(section), section)
+    return Config(path=path, storage=storage, channels=channels, run=run, stages=stages, raw=raw)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file {file} does not exist; pass --config with the path to your YAML")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML: {error}") from error
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{file}: the config must be a YAML mapping of sections")
+    return parse_config(raw, str(file))

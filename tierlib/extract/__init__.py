@@ -1,0 +1,15 @@
+"""Extract: read a channel's month of source data and map it onto the standard tables."""
+
+from __future__ import annotations
+
+from tierlib.config import ChannelConfig
+from tierlib.extract.connectors import SourceMissing, SourceTable, read_source_table
+from tierlib.extract.standardize import Standardized, standardize
+
+__all__ = ["SourceMissing", "SourceTable", "Standardized", "extract_table", "standardize"]
+
+
+def extract_table(channel_name: str, channel: ChannelConfig, kind: str, period: str) -> Standardized:
+    """One channel's ``kind`` table for ``period``, standardized, with its rejected rows."""
+    table = read_source_table(channel_name, channel, kind, period)
+    return standardize(table, channel_name, kind, channel.tables()[kind])

@@ -1,0 +1,48 @@
+"""What every stage of one monthly run needs: the config, the storage, and the month."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from tierlib.config import Config, load_config
+from tierlib.period import as_of, parse_period, shift_period
+
+log = logging.getLogger("tierlib")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    config: Config
+    storage: object
+    period: str
+
+    @classmethod
+    def open(cls, config: Config | str, period: str, channels: list[str] | None = None) -> RunContext:
+        from tierlib.storage import open_storage
+
+        parse_period(period)
+        config = load_config(config) if isinstance(config, str) else config
+        if channels:
+            config = config.with_channels(channels)
+        storage = open_storage(
+            config.storage.root,
+            endpoint_url=config.storage.endpoint_url,
+            region_name=config.storage.region_name,
+        )
+        return cls(config=config, storage=storage, period=period)
+
+    @property
+    def as_of(self) -> datetime:
+        return as_of(self.period)
+
+    @property
+    def history_periods(self) -> list[str]:
+        """The months features look back on, oldest first, ending with the run's month."""
+        months = self.config.run.history_months
+        return [shift_period(self.period, offset) for offset in range(1 - months, 1)]
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.config.channels)

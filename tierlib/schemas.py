@@ -1,0 +1,109 @@
+"""Column contracts of the standardized tables every stage reads and writes.
+
+Connectors map each channel's own columns onto these; everything downstream of
+extract relies on exactly these names and dtypes.  Timestamps are naive and in
+the business's local time (the channels all report local time).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+CHANNELS = ("app", "wechat", "ecommerce", "pos", "member_center", "guide")
+"""Channel codes the synthetic data and the default config use.
+
+The config may declare other channels; this tuple is not a whitelist.
+"""
+
+KINDS = ("records", "orders", "events")
+"""The three tables each channel can deliver."""
+
+EVENT_TYPES = ("view", "share", "review", "invite", "post")
+
+LINEAGE_COLUMNS = ("source_file", "source_row")
+"""Where a standardized row came from: file path or table, and 0-based row index."""
+
+STRING = "string"
+TIMESTAMP = "datetime64[us]"
+FLOAT = "float64"
+BOOLEAN = "boolean"
+
+RECORD_COLUMNS: dict[str, str] = {
+    "channel": STRING,
+    "record_id": STRING,
+    "phone": STRING,
+    "email": STRING,
+    "member_id": STRING,
+    "unionid": STRING,
+    "openid": STRING,
+    "device_id": STRING,
+    "platform_user_id": STRING,
+    "name": STRING,
+    "birth_date": TIMESTAMP,
+    "city": STRING,
+    "store_id": STRING,
+    "guide_id": STRING,
+    "registered_at": TIMESTAMP,
+    "updated_at": TIMESTAMP,
+    "consent_sms": BOOLEAN,
+    "consent_email": BOOLEAN,
+    "consent_push": BOOLEAN,
+    "consent_wechat": BOOLEAN,
+}
+"""One member record as one channel knows it.
+
+``updated_at`` places a record version in a month: a record first appears in the
+month it was registered and again in any month it changed (a new phone, say).
+"""
+
+ORDER_COLUMNS: dict[str, str] = {
+    "channel": STRING,
+    "order_id": STRING,
+    "record_id": STRING,
+    "ordered_at": TIMESTAMP,
+    "amount": FLOAT,
+    "discount": FLOAT,
+    "refund_amount": FLOAT,
+    "category": STRING,
+    "store_id": STRING,
+}
+"""One order; ``amount`` is what was paid, ``discount`` what was taken off, in yuan."""
+
+EVENT_COLUMNS: dict[str, str] = {
+    "channel": STRING,
+    "record_id": STRING,
+    "event_type": STRING,
+    "ts": TIMESTAMP,
+}
+
+COLUMNS_BY_KIND: dict[str, dict[str, str]] = {
+    "records": RECORD_COLUMNS,
+    "orders": ORDER_COLUMNS,
+    "events": EVENT_COLUMNS,
+}
+
+TIME_COLUMN_BY_KIND = {"records": "updated_at", "orders": "ordered_at", "events": "ts"}
+"""The column that places a row in a month."""
+
+KEY_COLUMNS_BY_KIND = {
+    "records": ("channel", "record_id", "updated_at"),
+    "orders": ("channel", "order_id"),
+    "events": ("channel", "record_id", "event_type", "ts"),
+}
+
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "stage": STRING,
+    "channel": STRING,
+    "kind": STRING,
+    "source_file": STRING,
+    "source_row": "int64",
+    "reason": STRING,
+    "detail": STRING,
+    "row_json": STRING,
+}
+"""A rejected row: where it was rejected, where it came from, why, and the row itself."""
+
+
+def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
+    """A zero-row DataFrame with exactly the contract's columns and dtypes."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
