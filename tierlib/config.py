@@ -201,9 +201,8 @@ def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
             problems.append(f"channels.{name}: channel names are lower-case letters, digits and _")
             continue
-        found = len(problems)
         channel = collect_settings(ChannelConfig, settings, f"channels.{name}", problems)
-        if len(problems) > found:
+        if channel is None:
             continue
         channel = dataclasses.replace(channel, location=_resolve_location(channel.location, base))
         problems.extend(_check_channel(name, channel))

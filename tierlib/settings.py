@@ -48,6 +48,9 @@ def _convert(annotation: Any, value: Any, path: str, problems: list[str]) -> Any
         options = get_args(annotation)
         if value is None and type(None) in options:
             return None
+        real = [option for option in options if option is not type(None)]
+        if len(real) == 1:
+            return _convert(real[0], value, path, problems)
         for option in options:
             if option is type(None):
                 continue
@@ -100,12 +103,13 @@ def _convert_dataclass(cls: type, value: Any, path: str, problems: list[str]) ->
     if not isinstance(value, Mapping):
         problems.append(f"{path}: expected a mapping of settings, got {value!r}")
         return None
-    problems_before = len(problems)
     hints = get_type_hints(cls)
     fields = {field.name: field for field in dataclasses.fields(cls) if field.init}
     unknown = sorted(set(map(str, value)) - set(fields))
     for key in unknown:
         problems.append(f"{path}.{key}: unknown key; allowed keys are {', '.join(sorted(fields))}")
+    # Unknown keys are reported but do not stop the known ones from being checked further.
+    problems_before = len(problems)
     kwargs = {}
     for name, field in fields.items():
         if name in value:

@@ -84,7 +84,7 @@ def standardize(table: SourceTable, channel: str, kind: str, mapping: TableMappi
         if target == "channel":
             continue
         if target not in mapping.columns:
-            out[target] = pd.Series(pd.NA if dtype != TIMESTAMP else pd.NaT, index=source.index, dtype=dtype)
+            out[target] = pd.Series(index=source.index, dtype=dtype)
             continue
         raw = source[mapping.columns[target]]
         if dtype == TIMESTAMP:
