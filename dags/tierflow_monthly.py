@@ -42,21 +42,19 @@ def _context(channels: list[str] | None = None):
     doc_md=__doc__,
 )
 def tierflow_monthly():
-    @task(multiple_outputs=True)
-    def plan() -> dict:
-        ctx = _context()
-        requested = get_current_context()["params"].get("channels") or []
-        channels = ctx.config.with_channels(requested).channels if requested else ctx.config.channels
-        return {"period": ctx.period, "channels": list(channels)}
+    @task
+    def plan_channels() -> list[str]:
+        """The channels this run extracts: the 'channels' param, or every configured one."""
+        ctx = _context(get_current_context()["params"].get("channels") or None)
+        return ctx.channels
 
     @task(map_index_template="{{ task.op_kwargs['channel'] }}")
-    def extract(channel: str, period: str) -> dict:
+    def extract(channel: str) -> dict:
         from tierlib.pipeline.extract import run_extract_channel
 
         return run_extract_channel(_context([channel]), channel)
 
-    run = plan()
-    extract.partial(period=run["period"]).expand(channel=run["channels"])
+    extract.expand(channel=plan_channels())
 
 
 tierflow_monthly()
