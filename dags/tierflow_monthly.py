@@ -1,7 +1,8 @@
 """Monthly tiering: one run per month, on the first of the month for the month before.
 
-Thin wiring only: every task calls a stage runner from ``tierlib.pipeline``.
-Nothing heavy is imported at module level, so the file parses fast.
+Thin wiring only: every task calls a stage runner of ``tierlib.pipeline``, which
+reads its inputs from storage, calls the library, writes its outputs and returns
+its figures.  Nothing heavy is imported at module level, so the file parses fast.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+from tierlib.pipeline.stages import STAGES
+
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True}
 
 
 def _context(channels: list[str] | None = None):
     from tierlib.airflow_support import config_path, period_from_context
-    from tierlib.pipeline import RunContext
+    from tierlib.pipeline.context import RunContext
 
     context = get_current_context()
     return RunContext.open(config_path(), period_from_context(context), channels=channels)
@@ -45,16 +48,30 @@ def tierflow_monthly():
     @task
     def plan_channels() -> list[str]:
         """The channels this run extracts: the 'channels' param, or every configured one."""
-        ctx = _context(get_current_context()["params"].get("channels") or None)
-        return ctx.channels
+        return _context(get_current_context()["params"].get("channels") or None).channels
 
     @task(map_index_template="{{ task.op_kwargs['channel'] }}")
     def extract(channel: str) -> dict:
-        from tierlib.pipeline.extract import run_extract_channel
+        from tierlib.pipeline.runner import run_stage
 
-        return run_extract_channel(_context([channel]), channel)
+        return run_stage(_context([channel]), "extract", channel)
 
-    extract.expand(channel=plan_channels())
+    def global_stage(name: str):
+        @task(task_id=name)
+        def run() -> dict:
+            from tierlib.pipeline.runner import run_stage
+
+            requested = get_current_context()["params"].get("channels") or None
+            return run_stage(_context(requested), name)
+
+        return run()
+
+    upstream = extract.expand(channel=plan_channels())
+    for stage in STAGES:
+        if stage.name != "extract":
+            current = global_stage(stage.name)
+            upstream >> current
+            upstream = current
 
 
 tierflow_monthly()

@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tierlib.pipeline import RunContext, run_pipeline
+    from tierlib.pipeline.context import RunContext
+    from tierlib.pipeline.runner import run_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     ctx = RunContext.open(args.config, args.period, channels=args.channels)
@@ -45,7 +46,7 @@ def add_outputs_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _outputs(args: argparse.Namespace) -> int:
-    from tierlib.pipeline import RunContext
+    from tierlib.pipeline.context import RunContext
 
     ctx = RunContext.open(args.config, args.period)
     marker = f"period={ctx.period}/"

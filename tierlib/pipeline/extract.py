@@ -74,7 +74,3 @@ def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
         "tables": month,
         "history_months_filled": len(history),
     }
-
-
-def run_extract(ctx: RunContext) -> dict:
-    return {name: run_extract_channel(ctx, name) for name in ctx.channels}

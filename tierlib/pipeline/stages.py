@@ -1,0 +1,29 @@
+"""The stages of the monthly run, in order.  Light on purpose: the DAG file imports it at parse time."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    runner: str
+    """``module:function`` taking a RunContext and returning a dict of figures."""
+    per_channel: bool = False
+    """The DAG maps this stage over channels; its runner takes ``(ctx, channel)``."""
+
+    def load(self) -> Callable[..., dict]:
+        module_name, function_name = self.runner.split(":")
+        return getattr(importlib.import_module(module_name), function_name)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("extract", "tierlib.pipeline.extract:run_extract_channel", per_channel=True),
+)
+
+
+def stage_names() -> list[str]:
+    return [stage.name for stage in STAGES]
