@@ -17,6 +17,7 @@ from tierlib.errors import TierflowError
 COMMANDS = (
     "tierlib.synth.cli",
     "tierlib.pipeline.cli",
+    "tierlib.clv.cli",
 )
 
 

@@ -1,0 +1,20 @@
+"""Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, and their discounted sum.
+
+The models follow scikit-learn's conventions: keyword-only parameters, ``fit``
+returns the model, fitted state ends in ``_``.
+"""
+
+from tierlib.clv._bgnbd import BetaGeoModel
+from tierlib.clv._gamma_gamma import GammaGammaModel
+from tierlib.clv._summary import backtest, calibration_holdout_split, summarize_transactions
+from tierlib.clv._value import customer_lifetime_value, periods_per_month
+
+__all__ = [
+    "BetaGeoModel",
+    "GammaGammaModel",
+    "backtest",
+    "calibration_holdout_split",
+    "customer_lifetime_value",
+    "periods_per_month",
+    "summarize_transactions",
+]

@@ -1,0 +1,164 @@
+"""Shared pieces of the CLV models: input checks and the maximum-likelihood solver.
+
+Both models are fitted the same way: minimise the weighted mean negative
+log-likelihood over the logarithms of the parameters (so every parameter stays
+positive without constraints), with analytic gradients, by L-BFGS-B, and then
+polish the optimum with a few Newton steps whose Hessian is a finite difference
+of the analytic gradient.  The polish makes the answer independent of where
+L-BFGS-B happened to stop, which is what lets two implementations agree to
+far better than the optimiser's own tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.optimize import minimize
+
+from tierlib.errors import InputError, ModelFitError
+
+LOG_PARAM_BOUND = 25.0
+"""|log(parameter)| above this means the optimum runs off to 0 or infinity."""
+
+GRADIENT_TOLERANCE = 1e-6
+"""Largest accepted |gradient| of the mean negative log-likelihood at the optimum."""
+
+Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+def as_float_array(values, name: str) -> np.ndarray:
+    """One 1-D float64 array from a list, Series or array, copying only when needed."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        array = array.reshape(-1)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise InputError(
+            f"{name} holds a missing or infinite value at position {bad}: drop or fill it first."
+        )
+    return array
+
+
+def check_same_length(**arrays: np.ndarray) -> int:
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise InputError(f"inputs differ in length: {lengths}; pass one value per customer in each.")
+    return next(iter(lengths.values()))
+
+
+def check_weights(weights, n: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(n)
+    weights = as_float_array(weights, "weights")
+    check_same_length(weights=weights, data=np.empty(n))
+    if np.any(weights < 0) or weights.sum() <= 0:
+        raise InputError("weights must be non-negative counts with a positive total.")
+    return weights
+
+
+def check_penalizer(penalizer) -> float:
+    if isinstance(penalizer, bool) or not isinstance(penalizer, int | float) or not penalizer >= 0:
+        raise InputError(f"penalizer must be a number >= 0, got {penalizer!r}.")
+    return float(penalizer)
+
+
+def first_violation(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def maximize_likelihood(
+    objective: Objective,
+    start: np.ndarray,
+    *,
+    model: str,
+    names: Sequence[str],
+    advice: str,
+) -> np.ndarray:
+    """Log-parameters at the maximum of the likelihood, or a ModelFitError saying what to try.
+
+    ``objective`` maps log-parameters to (mean negative log-likelihood, gradient).
+    """
+    bounds = [(-LOG_PARAM_BOUND, LOG_PARAM_BOUND)] * len(start)
+    with np.errstate(all="ignore"):
+        result = minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        )
+        theta = _newton_polish(objective, np.asarray(result.x, dtype=np.float64))
+        value, gradient = objective(theta)
+
+    def fail(reason: str) -> ModelFitError:
+        shown = ", ".join(f"{n}={np.exp(t):.4g}" for n, t in zip(names, theta, strict=True))
+        return ModelFitError(f"{model} fit did not converge: {reason} (last parameters {shown}). {advice}")
+
+    if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+        raise fail("the log-likelihood is not finite")
+    at_bound = [n for n, t in zip(names, theta, strict=True) if abs(t) >= LOG_PARAM_BOUND - 1e-6]
+    if at_bound:
+        raise fail(f"parameter(s) {', '.join(at_bound)} ran off towards 0 or infinity")
+    if np.max(np.abs(gradient)) > GRADIENT_TOLERANCE:
+        raise fail(f"the gradient is still {np.max(np.abs(gradient)):.2g} after {result.nit} iterations")
+    return theta
+
+
+def _newton_polish(objective: Objective, theta: np.ndarray, steps: int = 6) -> np.ndarray:
+    """A few damped Newton steps from ``theta``; returns the best point seen."""
+    best_value, gradient = objective(theta)
+    if not np.isfinite(best_value):
+        return theta
+    for _ in range(steps):
+        hessian = _hessian(objective, theta)
+        try:
+            step = np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.isfinite(step)) or np.dot(step, gradient) <= 0:
+            break  # not a descent direction: the Hessian is not positive definite here
+        for scale in (1.0, 0.5, 0.25, 0.125):
+            candidate = np.clip(theta - scale * step, -LOG_PARAM_BOUND, LOG_PARAM_BOUND)
+            value, candidate_gradient = objective(candidate)
+            if np.isfinite(value) and value <= best_value:
+                break
+        else:
+            break
+        improved = best_value - value
+        theta, best_value, gradient = candidate, value, candidate_gradient
+        if np.max(np.abs(gradient)) < 1e-12 or improved == 0:
+            break
+    return theta
+
+
+def _hessian(objective: Objective, theta: np.ndarray) -> np.ndarray:
+    size = len(theta)
+    hessian = np.empty((size, size))
+    for i in range(size):
+        h = 1e-5 * max(1.0, abs(theta[i]))
+        up, down = theta.copy(), theta.copy()
+        up[i] += h
+        down[i] -= h
+        hessian[:, i] = (objective(up)[1] - objective(down)[1]) / (2 * h)
+    return (hessian + hessian.T) / 2
+
+
+def unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of equal-length columns and, per input row, the index of its distinct row.
+
+    Predictions repeat for customers with the same history; computing them once per
+    distinct row is what keeps a million customers cheap.
+    """
+    order = np.lexsort(columns[::-1])
+    sorted_columns = [column[order] for column in columns]
+    new_row = np.zeros(len(order), dtype=bool)
+    if len(order):
+        new_row[0] = True
+    for column in sorted_columns:
+        new_row[1:] |= column[1:] != column[:-1]
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.cumsum(new_row) - 1
+    return [column[new_row] for column in sorted_columns], inverse
