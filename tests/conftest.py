@@ -1,0 +1,90 @@
+"""Shared fixtures.  Keep each one small and say what it gives.
+
+S3: one moto server per test session on loopback (offline, real HTTP), one
+bucket in it, and a fresh prefix per test, so tests never see each other's keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tierlib.storage import Storage, open_storage
+
+S3_TEST_BUCKET = "tierflow-test"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of an S3-compatible server (moto) on 127.0.0.1, with dummy credentials in the env.
+
+    The environment is changed only while the session's S3 fixtures live:
+    dummy keys (not secrets), a region, and no AWS config files or endpoint
+    overrides from the machine running the tests.
+    """
+    from moto.server import ThreadedMotoServer
+
+    no_file = str(tmp_path_factory.mktemp("aws") / "absent")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.setenv("AWS_CONFIG_FILE", no_file)
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", no_file)
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            env.delenv(name, raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_session(s3_endpoint: str):
+    """A boto3 session holding the dummy credentials.
+
+    Pass it as ``boto3_session`` to skip boto3 reloading its service models for
+    every storage (a few hundred ms each); clients made from it are independent.
+    """
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_endpoint: str, s3_session) -> str:
+    """Name of a bucket that exists on ``s3_endpoint``."""
+    s3_session.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=S3_TEST_BUCKET)
+    return S3_TEST_BUCKET
+
+
+@pytest.fixture
+def s3_root(s3_bucket: str) -> str:
+    """A storage root no other test uses: ``s3://<bucket>/<unique prefix>``."""
+    return f"s3://{s3_bucket}/test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def s3_storage(s3_root: str, s3_endpoint: str, s3_session) -> Storage:
+    """A fresh, empty S3 storage on the test server."""
+    return open_storage(s3_root, endpoint_url=s3_endpoint, boto3_session=s3_session)
+
+
+@pytest.fixture
+def local_storage(tmp_path) -> Storage:
+    """A fresh, empty local storage in a temp folder (created on first write)."""
+    return open_storage(tmp_path / "storage")
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest) -> Storage:
+    """A fresh, empty storage of each backend: tests using it run once per backend."""
+    # Looked up lazily so that a run of local tests alone never starts the S3 server.
+    return request.getfixturevalue(f"{request.param}_storage")
