@@ -6,6 +6,7 @@ returns the model, fitted state ends in ``_``.
 
 from tierlib.clv._bgnbd import BetaGeoModel
 from tierlib.clv._gamma_gamma import GammaGammaModel
+from tierlib.clv._simulate import simulate_average_spend, simulate_bgnbd_summary, simulate_transactions
 from tierlib.clv._summary import backtest, calibration_holdout_split, summarize_transactions
 from tierlib.clv._value import customer_lifetime_value, periods_per_month
 
@@ -16,5 +17,8 @@ __all__ = [
     "calibration_holdout_split",
     "customer_lifetime_value",
     "periods_per_month",
+    "simulate_average_spend",
+    "simulate_bgnbd_summary",
+    "simulate_transactions",
     "summarize_transactions",
 ]
