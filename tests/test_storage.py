@@ -475,6 +475,14 @@ def test_s3_large_objects_go_up_in_parts(s3_root: str, s3_endpoint: str, s3_sess
     assert "ChecksumSHA256" in head
     assert len(parts) == 2
     assert storage.read_bytes("big.bin") == data
+    # A copy above the threshold is a multipart copy; the bytes must survive it.
+    copied_parts = []
+    storage.client.meta.events.register(
+        "before-send.s3.UploadPartCopy", lambda request, **_: copied_parts.append(1)
+    )
+    storage.copy("big.bin", "copied.bin")
+    assert len(copied_parts) == 2
+    assert storage.read_bytes("copied.bin") == data
     # open_write spools (to disk past the threshold) into the same managed upload.
     with storage.open_write("big2.bin") as file:
         file.write(data[:mib])

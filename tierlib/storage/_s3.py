@@ -172,7 +172,7 @@ class S3Storage(Storage):
     def copy(self, src_key: str, dst_key: str) -> None:
         src_uri, dst_object = self.uri(src_key), self._object_key(dst_key)
         try:
-            # The managed copy switches to a multipart copy for objects above 5 GB.
+            # The managed copy goes multipart above the threshold (CopyObject stops at 5 GB).
             self.client.copy(
                 {"Bucket": self.bucket, "Key": self._object_key(src_key)},
                 self.bucket,
