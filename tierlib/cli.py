@@ -18,6 +18,7 @@ COMMANDS = (
     "tierlib.synth.cli",
     "tierlib.pipeline.cli",
     "tierlib.clv.cli",
+    "tierlib.identity.cli",
 )
 
 
