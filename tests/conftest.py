@@ -6,12 +6,33 @@ bucket in it, and a fresh prefix per test, so tests never see each other's keys.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tierlib.storage import Storage, open_storage
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+# Airflow reads its configuration when first imported, so its home (SQLite
+# metadata, logs) is set here, before any test module can import it.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="tierflow-test-airflow-")
+os.environ.update(
+    {
+        "AIRFLOW_HOME": _AIRFLOW_HOME,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    }
+)
 
 S3_TEST_BUCKET = "tierflow-test"
 
@@ -88,3 +109,42 @@ def storage(request: pytest.FixtureRequest) -> Storage:
     """A fresh, empty storage of each backend: tests using it run once per backend."""
     # Looked up lazily so that a run of local tests alone never starts the S3 server.
     return request.getfixturevalue(f"{request.param}_storage")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated Airflow metadata database (SQLite) in this session's AIRFLOW_HOME."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return os.environ["AIRFLOW_HOME"]
+
+
+SYNTH_MEMBERS = 1500
+SYNTH_START = "2024-11"
+SYNTH_MONTHS = 24
+
+
+@pytest.fixture(scope="session")
+def synthetic_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic six-channel source drops with ground truth, made once per session (read-only for tests).
+
+    1,500 people over 24 months from 2024-11 (so 2026-08 .. 2026-10 are runnable months).
+    """
+    out = tmp_path_factory.mktemp("synthetic") / "sources"
+    sizes = ["--members", str(SYNTH_MEMBERS), "--months", str(SYNTH_MONTHS), "--start", SYNTH_START]
+    command = [sys.executable, "-m", "tierlib", "synth", *sizes, "--seed", "11", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path, synthetic_sources: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Points the project config at the synthetic sources and a fresh local storage root; returns the root."""
+    root = tmp_path / "storage"
+    monkeypatch.setenv("TIERFLOW_CONFIG", str(PROJECT / "config" / "tierflow.yaml"))
+    monkeypatch.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
+    return root
