@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tierlib.period import parse_period
 from tierlib.schemas import COLUMNS_BY_KIND, LINEAGE_COLUMNS, empty_frame
+from tierlib.storage import period_prefix
 
 
 def _period(area: str, period: str) -> str:
-    parse_period(period)
-    return f"{area}/period={period}"
+    return period_prefix(area, period).rstrip("/")
 
 
 def standardized_key(period: str, channel: str, kind: str) -> str:
@@ -31,6 +30,79 @@ def quarantine_key(period: str, stage: str, channel: str, kind: str) -> str:
 
 def figures_key(period: str, stage: str) -> str:
     return f"{_period('runs', period)}/{stage}.json"
+
+
+def identity_map_key(period: str) -> str:
+    """channel, record_id, oneid of every record known up to the month."""
+    return f"{_period('identity', period)}/identity_map.parquet"
+
+
+def scores_key(period: str) -> str:
+    return f"{_period('scores', period)}/scores.parquet"
+
+
+def tiers_key(period: str) -> str:
+    return f"{_period('tiers', period)}/tiers.parquet"
+
+
+def migration_key(period: str) -> str:
+    """Transition matrix from the month before, long form (from_tier, to_tier, members, rate)."""
+    return f"{_period('tiers', period)}/migration.parquet"
+
+
+def migration_summary_key(period: str) -> str:
+    return f"{_period('tiers', period)}/migration.json"
+
+
+def alerts_key(period: str) -> str:
+    """High-value members inactive past the bound, with alert level."""
+    return f"{_period('tiers', period)}/alerts.parquet"
+
+
+def alerts_summary_key(period: str) -> str:
+    """Threshold warnings and alert counts by level."""
+    return f"{_period('tiers', period)}/alerts.json"
+
+
+def model_versions_prefix() -> str:
+    return "models/versions/"
+
+
+def model_artifact_key(version: str) -> str:
+    return f"{model_versions_prefix()}{version}/model.pkl"
+
+
+def model_card_key(version: str) -> str:
+    return f"{model_versions_prefix()}{version}/card.json"
+
+
+def approved_model_key() -> str:
+    """The approved pointer: one small JSON object, replaced atomically, written last."""
+    return "models/approved.json"
+
+
+def retrain_decision_key(period: str) -> str:
+    """What a quarterly retrain for the data month decided, and why."""
+    return f"{_period('models/retrains', period)}/decision.json"
+
+
+def exports_prefix(period: str) -> str:
+    """The month's published exports; complete only while ``exports_success_key`` exists."""
+    return f"{_period('exports', period)}/"
+
+
+def exports_staging_prefix(period: str) -> str:
+    """Where a publish writes and verifies its files before committing them."""
+    return f"{_period('exports/_staging', period)}/"
+
+
+def exports_manifest_key(period: str) -> str:
+    return f"{exports_prefix(period)}manifest.json"
+
+
+def exports_success_key(period: str) -> str:
+    """Written last by a publish: names the manifest's SHA-256."""
+    return f"{exports_prefix(period)}_SUCCESS"
 
 
 def read_standardized(storage, kind: str, periods: list[str], channels: list[str]) -> pd.DataFrame:
@@ -51,9 +123,25 @@ def read_standardized(storage, kind: str, periods: list[str], channels: list[str
 
 __all__ = [
     "LINEAGE_COLUMNS",
+    "alerts_key",
+    "alerts_summary_key",
+    "approved_model_key",
+    "exports_manifest_key",
+    "exports_prefix",
+    "exports_staging_prefix",
+    "exports_success_key",
     "figures_key",
+    "identity_map_key",
+    "migration_key",
+    "migration_summary_key",
+    "model_artifact_key",
+    "model_card_key",
+    "model_versions_prefix",
     "quarantine_key",
     "read_standardized",
+    "retrain_decision_key",
+    "scores_key",
     "standardized_key",
     "standardized_marker_key",
+    "tiers_key",
 ]

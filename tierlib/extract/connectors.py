@@ -7,6 +7,7 @@ strings) plus where the rows came from; mapping onto the standard schema is
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from dataclasses import dataclass
@@ -44,15 +45,21 @@ def source_location(channel: ChannelConfig, mapping: TableMapping, period: str) 
     return f"{channel.location.rstrip('/')}/period={period}/{mapping.file}"
 
 
+@functools.cache
+def _bucket_storage(bucket_root: str):
+    """One S3 storage per bucket for the whole process: opening one costs a boto3 session."""
+    from tierlib.storage import open_storage
+
+    return open_storage(bucket_root)
+
+
 def _read_bytes(location: str) -> bytes:
     if location.startswith("s3://"):
-        from tierlib.storage import open_storage
-
-        folder, _, name = location.rpartition("/")
-        storage = open_storage(folder)
-        if not storage.exists(name):
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        storage = _bucket_storage(f"s3://{bucket}")
+        if not storage.exists(key):
             raise SourceMissing(f"{location} does not exist")
-        return storage.read_bytes(name)
+        return storage.read_bytes(key)
     try:
         with open(location, "rb") as handle:
             return handle.read()
