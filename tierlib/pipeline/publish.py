@@ -1,0 +1,343 @@
+"""Publish stage: read tiers, records, identity and opt-outs; write the month's exports atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import posixpath
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tierlib.catalog import (
+    exports_prefix,
+    identity_map_key,
+    read_standardized,
+    scores_key,
+    standardized_key,
+    tiers_key,
+)
+from tierlib.errors import ConfigError, InputError, StorageError
+from tierlib.period import previous_period
+from tierlib.pipeline.context import RunContext, log
+from tierlib.publish import (
+    ROLES,
+    ExportFile,
+    ExportTables,
+    PublishSettings,
+    Suppression,
+    build_exports,
+    decode,
+    encode,
+    lift_table,
+    member_outcomes,
+    publish,
+    read_published,
+    segment_file_path,
+    suppression_from_frames,
+)
+from tierlib.publish._contacts import RECORD_INPUT_COLUMNS
+from tierlib.publish._lift import lift_records
+
+SECTION = "exports"
+ASSIGNMENTS_PATH = "assignments.parquet"
+LIFT_PARQUET_PATH = "lift/lift.parquet"
+LIFT_JSON_PATH = "lift/lift.json"
+_STANDARDIZED_PERIOD = re.compile(r"^standardized/period=(\d{4}-\d{2})/")
+
+
+def run_publish(ctx: RunContext) -> dict:
+    """Build and publish the month's segment exports; return the run's figures."""
+    started = time.perf_counter()
+    settings: PublishSettings = ctx.config.stage(SECTION)
+    if not settings.channels:
+        log.warning(
+            "publish %s: no export channels in config section '%s'; nothing published", ctx.period, SECTION
+        )
+        return {"period": ctx.period, "skipped": "no export channels configured"}
+    _check_record_channels(ctx, settings)
+    suppression = load_suppression(ctx, settings)
+
+    tiers = _read_required(ctx.storage, tiers_key(ctx.period), "tiers")
+    model_version = _model_version(ctx)
+    identity_map = _read_required(ctx.storage, identity_map_key(ctx.period), "identity")
+    records = read_records_up_to(ctx.storage, ctx.period, ctx.channels)
+    previous = previous_publish(ctx.storage, ctx.period)
+    seconds_reading = time.perf_counter() - started
+
+    tables = build_exports(
+        tiers,
+        records,
+        identity_map,
+        suppression,
+        settings,
+        previous=None if previous is None else previous["members"],
+    )
+    lift, lift_header = _lift(ctx, settings, previous, identity_map)
+    files = export_files(tables, settings, lift, lift_header)
+    header = _manifest_header(ctx, settings, tables, model_version, previous is not None, suppression)
+    commit = publish(ctx.storage, ctx.period, files, header)
+    figures = {
+        "period": ctx.period,
+        "prefix": exports_prefix(ctx.period),
+        "model_version": model_version,
+        "previous_published": previous is not None,
+        **tables.figures,
+        "lift_rows": len(lift),
+        **commit,
+        "seconds_reading": round(seconds_reading, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    log.info(
+        "publish %s: %d files (%s), %d members suppressed, commit %s",
+        ctx.period,
+        commit["files"],
+        _size(commit["bytes"]),
+        tables.figures["members_suppressed"],
+        commit["commit"],
+    )
+    return figures
+
+
+def export_files(
+    tables: ExportTables, settings: PublishSettings, lift: pd.DataFrame, lift_header: dict
+) -> list[ExportFile]:
+    """Encode every table of the month into the files of its publish."""
+    files = []
+    for (channel, segment), roles in sorted(tables.segments.items()):
+        for role in ROLES:
+            for file_format in settings.formats:
+                frame = roles[role]
+                files.append(
+                    ExportFile(
+                        path=segment_file_path(channel, segment, role, file_format),
+                        data=encode(frame, file_format),
+                        rows=len(frame),
+                        role=role,
+                        format=file_format,
+                        channel=channel,
+                        segment=segment,
+                    )
+                )
+    files.append(
+        _file(ASSIGNMENTS_PATH, encode(tables.assignments, "parquet"), len(tables.assignments), "assignments")
+    )
+    files.append(_file(LIFT_PARQUET_PATH, encode(lift, "parquet"), len(lift), "lift"))
+    lift_json = {**lift_header, "rows": lift_records(lift)}
+    files.append(_file(LIFT_JSON_PATH, _json_bytes(lift_json), len(lift), "lift"))
+    return files
+
+
+def _file(path: str, data: bytes, rows: int, role: str) -> ExportFile:
+    return ExportFile(path=path, data=data, rows=rows, role=role, format=path.rsplit(".", 1)[1])
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def load_suppression(ctx: RunContext, settings: PublishSettings) -> Suppression:
+    """Read and normalize every opt-out list the config names; a named list that is missing stops the run."""
+    if settings.suppression is None:
+        raise ConfigError(
+            f"{ctx.config.path}: {SECTION}.suppression is not set. Name the opt-out list(s) (CSV or Parquet "
+            "with phone and/or email columns), or write 'suppression: []' to publish without one"
+        )
+    frames = []
+    for index, location in enumerate(settings.suppression):
+        where = f"{SECTION}.suppression[{index}] ({location})"
+        frames.append((where, _read_table(ctx, location, where)))
+    return suppression_from_frames(frames, settings.default_region)
+
+
+def _read_table(ctx: RunContext, location: str, where: str) -> pd.DataFrame:
+    data = _read_location(ctx, location, where)
+    try:
+        if location.lower().endswith(".parquet"):
+            return pq.read_table(pa.BufferReader(data)).to_pandas()
+        return pd.read_csv(io.BytesIO(data), dtype="string", keep_default_na=False, encoding="utf-8-sig")
+    except (pa.ArrowException, ValueError, UnicodeDecodeError) as error:
+        raise InputError(
+            f"{where}: cannot read the opt-out list ({error}); give UTF-8 CSV or Parquet"
+        ) from error
+
+
+def _read_location(ctx: RunContext, location: str, where: str) -> bytes:
+    from tierlib.storage import open_storage
+
+    if location.startswith("s3://"):
+        folder, name = posixpath.split(location)
+        storage = open_storage(
+            folder, endpoint_url=ctx.config.storage.endpoint_url, region_name=ctx.config.storage.region_name
+        )
+        try:
+            return storage.read_bytes(name)
+        except StorageError as error:
+            raise InputError(
+                f"{where}: {error}. The opt-out list must be there before anything is published"
+            ) from error
+    path = Path(location.removeprefix("file://"))
+    if not path.is_absolute() and ctx.config.path != "<config>":
+        path = Path(ctx.config.path).resolve().parent / path
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError(
+            f"{where}: cannot read {path} ({error.strerror}). The opt-out list must be there before "
+            "anything is published; fix the path in the config"
+        ) from error
+
+
+def _check_record_channels(ctx: RunContext, settings: PublishSettings) -> None:
+    problems = []
+    for name, channel in settings.channels.items():
+        unknown = sorted(set(channel.record_channels) - set(ctx.config.channels))
+        if unknown:
+            problems.append(
+                f"{SECTION}.channels.{name}.record_channels: {unknown} are not source channels; "
+                f"configured: {sorted(ctx.config.channels)}"
+            )
+    if problems:
+        raise ConfigError(f"{ctx.config.path}: " + "; ".join(problems))
+
+
+def _read_required(storage, key: str, stage: str) -> pd.DataFrame:
+    if not storage.exists(key):
+        raise InputError(f"{storage.uri(key)} does not exist: run the {stage} stage for this month first")
+    return storage.read_parquet(key)
+
+
+def _model_version(ctx: RunContext) -> str:
+    scores = _read_required(ctx.storage, scores_key(ctx.period), "score")
+    if "model_version" not in scores.columns:
+        raise InputError(
+            f"{ctx.storage.uri(scores_key(ctx.period))} has no model_version column; rerun the score stage"
+        )
+    versions = sorted(scores["model_version"].dropna().astype(str).unique())
+    if not versions:
+        raise InputError(
+            f"{ctx.storage.uri(scores_key(ctx.period))} names no model_version; rerun the score stage"
+        )
+    return ",".join(versions)
+
+
+def standardized_periods(storage, up_to: str) -> list[str]:
+    """Months with standardized data in storage, up to and including ``up_to``, oldest first."""
+    periods = set()
+    for key in storage.list("standardized/period="):
+        match = _STANDARDIZED_PERIOD.match(key)
+        if match and match.group(1) <= up_to:
+            periods.add(match.group(1))
+    return sorted(periods)
+
+
+def read_records_up_to(storage, period: str, channels: list[str]) -> pd.DataFrame:
+    """Every record version of every month up to ``period``: only the columns publishing uses."""
+    frames = []
+    for month in standardized_periods(storage, period):
+        for channel in channels:
+            key = standardized_key(month, channel, "records")
+            if storage.exists(key):
+                frame = storage.read_parquet(key, columns=list(RECORD_INPUT_COLUMNS))
+                if len(frame):
+                    frames.append(frame)
+    if not frames:
+        return read_standardized(storage, "records", [], channels)[list(RECORD_INPUT_COLUMNS)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def previous_publish(storage, period: str) -> dict | None:
+    """Last month's published members tables and assignments, or None if it was not published."""
+    earlier = previous_period(period)
+    manifest = read_published(storage, earlier)
+    if manifest is None:
+        return None
+    prefix = manifest["prefix"]
+    members: dict[tuple[str, str], pd.DataFrame] = {}
+    chosen: dict[tuple[str, str], dict] = {}
+    for entry in manifest["files"]:
+        if entry["role"] != "members":
+            continue
+        pair = (entry["channel"], entry["segment"])
+        if pair not in chosen or entry["format"] == "parquet":
+            chosen[pair] = entry
+    for pair, entry in chosen.items():
+        key = prefix + entry["path"]
+        members[pair] = decode(storage.read_bytes(key), entry["format"], storage.uri(key))
+    assignments = None
+    for entry in manifest["files"]:
+        if entry["role"] == "assignments":
+            assignments = storage.read_parquet(prefix + entry["path"])
+    return {"period": earlier, "members": members, "assignments": assignments}
+
+
+def _lift(
+    ctx: RunContext, settings: PublishSettings, previous: dict | None, identity_map
+) -> tuple[pd.DataFrame, dict]:
+    header = {
+        "segments_period": previous_period(ctx.period),
+        "outcome_period": ctx.period,
+        "confidence": settings.lift_confidence,
+    }
+    if previous is None or previous["assignments"] is None:
+        empty = lift_table(_empty_assignments(), member_outcomes(_empty_orders(), identity_map))
+        return empty, {**header, "note": "last month was not published: no lift to measure"}
+    orders = read_standardized(ctx.storage, "orders", [ctx.period], ctx.channels)
+    outcomes = member_outcomes(orders, identity_map)
+    table = lift_table(previous["assignments"], outcomes, settings.lift_confidence)
+    return table, header
+
+
+def _empty_assignments() -> pd.DataFrame:
+    from tierlib.publish import ASSIGNMENT_COLUMNS
+
+    return pd.DataFrame({name: [] for name in ASSIGNMENT_COLUMNS}).astype(ASSIGNMENT_COLUMNS)
+
+
+def _empty_orders() -> pd.DataFrame:
+    return pd.DataFrame({"channel": [], "record_id": [], "amount": [], "refund_amount": []}).astype(
+        {"channel": "string", "record_id": "string", "amount": "float64", "refund_amount": "float64"}
+    )
+
+
+def _manifest_header(
+    ctx: RunContext,
+    settings: PublishSettings,
+    tables: ExportTables,
+    model_version: str,
+    previous_published: bool,
+    suppression: Suppression,
+) -> dict:
+    segments = []
+    for (channel, segment), roles in sorted(tables.segments.items()):
+        share, salt = settings.segment_holdout(segment)
+        segments.append(
+            {
+                "channel": channel,
+                "segment": segment,
+                "columns": list(settings.channels[channel].export_columns),
+                "priority": settings.segments[segment].priority,
+                "holdout_share": share,
+                "campaign_salt_sha256": hashlib.sha256(salt.encode("utf-8")).hexdigest(),
+                "delta_basis": tables.delta_basis[(channel, segment)],
+                "rows": {role: len(roles[role]) for role in ROLES},
+            }
+        )
+    return {
+        "config_digest": ctx.config.digest,
+        "model_version": model_version,
+        "previous_period": previous_period(ctx.period),
+        "previous_published": previous_published,
+        "suppression_lists": list(settings.suppression or ()),
+        "suppression_entries": len(suppression.phones) + len(suppression.emails),
+        "segments": segments,
+    }
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e5 else f"{count} B"

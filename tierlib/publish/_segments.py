@@ -1,0 +1,131 @@
+"""Segments from the month's tiers, the per-channel cap by priority, and deterministic holdouts."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from tierlib.errors import InputError
+from tierlib.publish._contacts import require_columns
+from tierlib.publish._settings import PublishSettings, SegmentRule
+
+TIERS_INPUT_COLUMNS = ("oneid", "tier", "previous_tier", "rfm_cell", "lifecycle_stage", "vip")
+
+ASSIGNMENT_COLUMNS: dict[str, str] = {
+    "channel": "string",
+    "segment": "string",
+    "oneid": "string",
+    "priority": "int64",
+    "group": "string",
+}
+"""Who went where: ``group`` is ``treated`` (in the file sent) or ``holdout`` (kept back)."""
+
+TREATED, HOLDOUT = "treated", "holdout"
+
+
+def segment_mask(tiers: pd.DataFrame, rule: SegmentRule) -> pd.Series:
+    """Rows of ``tiers`` matching every condition of ``rule``."""
+    mask = pd.Series(True, index=tiers.index)
+    for column, values in (
+        ("tier", rule.tiers),
+        ("previous_tier", rule.previous_tiers),
+        ("lifecycle_stage", rule.lifecycle_stages),
+        ("rfm_cell", rule.rfm_cells),
+    ):
+        if values:
+            mask &= tiers[column].astype("string").isin(values).fillna(False).astype(bool)
+    if rule.vip is not None:
+        mask &= tiers["vip"].astype("boolean").eq(rule.vip).fillna(False).astype(bool)
+    bounds = (
+        ("churn_probability", rule.min_churn_probability, np.greater_equal),
+        ("churn_probability", rule.max_churn_probability, np.less),
+        ("predicted_value_90d", rule.min_predicted_value_90d, np.greater_equal),
+    )
+    for column, bound, compare in bounds:
+        if bound is not None:
+            values = tiers[column].astype("float64")
+            mask &= pd.Series(
+                compare(values.to_numpy(), bound) & values.notna().to_numpy(), index=tiers.index
+            )
+    return mask
+
+
+def segment_members(tiers: pd.DataFrame, settings: PublishSettings) -> pd.DataFrame:
+    """Every (oneid, segment) the month's tiers qualify for: its ``priority`` and ``held_out``.
+
+    ``held_out`` is the segment's holdout draw (:func:`holdout_draws`), the same
+    in every channel the segment goes to.
+    """
+    require_columns(tiers, TIERS_INPUT_COLUMNS, "tiers table")
+    needed = set()
+    for rule in settings.segments.values():
+        if rule.min_churn_probability is not None or rule.max_churn_probability is not None:
+            needed.add("churn_probability")
+        if rule.min_predicted_value_90d is not None:
+            needed.add("predicted_value_90d")
+    require_columns(tiers, sorted(needed), "tiers table")
+    if tiers["oneid"].duplicated().any():
+        example = tiers.loc[tiers["oneid"].duplicated(), "oneid"].iloc[0]
+        raise InputError(f"tiers table has oneid {example!r} more than once; rerun the tiers stage")
+    frames = []
+    for name, rule in settings.segments.items():
+        chosen = tiers.loc[segment_mask(tiers, rule), "oneid"].astype("string")
+        share, salt = settings.segment_holdout(name)
+        held_out = holdout_draws(chosen, salt) < share
+        frames.append(
+            pd.DataFrame(
+                {"oneid": chosen.to_numpy(), "segment": name, "priority": rule.priority, "held_out": held_out}
+            )
+        )
+    dtypes = {"oneid": "string", "segment": "string", "priority": "int64", "held_out": "bool"}
+    if not frames:
+        return pd.DataFrame({name: [] for name in dtypes}).astype(dtypes)
+    return pd.concat(frames, ignore_index=True).astype(dtypes)
+
+
+def holdout_draws(oneids: pd.Series, salt: str) -> np.ndarray:
+    """A uniform number in [0, 1) per oneid: the first 8 bytes of SHA-256(salt, 0x1f, oneid).
+
+    It depends on nothing but the salt and the oneid, so a member's holdout
+    status stays the same month after month while the salt is unchanged, and
+    anyone can recompute it (e.g. in SQL) to audit a holdout.
+    """
+    prefix = salt.encode("utf-8") + b"\x1f"
+    draws = np.empty(len(oneids), dtype=np.float64)
+    for index, oneid in enumerate(oneids.astype(str)):
+        digest = hashlib.sha256(prefix + oneid.encode("utf-8")).digest()
+        draws[index] = int.from_bytes(digest[:8], "big") / 2.0**64
+    return draws
+
+
+def assign_channel(
+    channel: str,
+    members: pd.DataFrame,
+    reachable: pd.Index,
+    settings: PublishSettings,
+) -> pd.DataFrame:
+    """Assignments of one export channel (ASSIGNMENT_COLUMNS).
+
+    Of the segments routed to ``channel``, a reachable member keeps at most the
+    channel's cap, highest priority first (ties by segment name).  The holdout is
+    drawn after the cap: a held-out member's slot stays empty rather than going
+    to a lower segment, so treated and holdout differ only in the one treatment.
+    """
+    routed = [name for name, rule in settings.segments.items() if channel in rule.channels]
+    frame = members[members["segment"].isin(routed) & members["oneid"].isin(reachable)]
+    frame = frame.sort_values(["oneid", "priority", "segment"], kind="stable")
+    rank = frame.groupby("oneid", sort=False).cumcount()
+    frame = frame[(rank < settings.segment_cap(channel)).to_numpy()]
+    group = np.where(frame["held_out"].to_numpy(), HOLDOUT, TREATED)
+    out = pd.DataFrame(
+        {
+            "channel": channel,
+            "segment": frame["segment"].to_numpy(),
+            "oneid": frame["oneid"].to_numpy(),
+            "priority": frame["priority"].to_numpy(),
+            "group": group,
+        }
+    ).astype(ASSIGNMENT_COLUMNS)
+    return out.sort_values(["segment", "group", "oneid"]).reset_index(drop=True)
