@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 
 from tierlib.errors import InputError, ModelFitError
@@ -147,11 +148,36 @@ def _hessian(objective: Objective, theta: np.ndarray) -> np.ndarray:
 
 
 def unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Distinct rows of equal-length columns and, per input row, the index of its distinct row.
+    """Distinct rows of equal-length columns (sorted) and, per input row, the index of its row.
 
-    Predictions repeat for customers with the same history; computing them once per
-    distinct row is what keeps a million customers cheap.
+    Predictions and likelihoods repeat for customers with the same history; computing
+    them once per distinct row is what keeps a million customers cheap.  Each column
+    is ranked on its own, and the ranks are packed into one int64 key so that a
+    single integer sort does the work of a (much slower) multi-key lexsort.
     """
+    ranks, values = [], []
+    capacity = 1
+    for column in columns:
+        # hash-based factorize is several times faster than np.unique's sort at 1M rows
+        rank, distinct = pd.factorize(column, sort=True)
+        values.append(np.asarray(distinct))
+        ranks.append(rank.astype(np.int64))
+        capacity *= max(len(distinct), 1)
+    if capacity >= 2**62:  # ranks do not fit in one key: fall back to a multi-key sort
+        return _unique_rows_lexsort(columns)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for rank, distinct in zip(ranks, values, strict=True):
+        key = key * len(distinct) + rank
+    inverse, distinct_keys = pd.factorize(key, sort=True)
+    distinct_keys = np.asarray(distinct_keys)
+    unique_columns = []
+    for distinct in reversed(values):
+        unique_columns.append(distinct[distinct_keys % len(distinct)])
+        distinct_keys = distinct_keys // len(distinct)
+    return unique_columns[::-1], inverse
+
+
+def _unique_rows_lexsort(columns) -> tuple[list[np.ndarray], np.ndarray]:
     order = np.lexsort(columns[::-1])
     sorted_columns = [column[order] for column in columns]
     new_row = np.zeros(len(order), dtype=bool)

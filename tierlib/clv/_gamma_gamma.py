@@ -76,7 +76,7 @@ class GammaGammaModel:
         )
         p, q, gamma = np.exp(theta)
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(gamma)}
-        self.log_likelihood_ = float(np.dot(w, _log_likelihood(self.params_, x, m)))
+        self.log_likelihood_ = float((w * _log_likelihood(self.params_, x, m)).sum())
         self.n_customers_ = float(w.sum())
         return self
 
@@ -117,32 +117,43 @@ def _check_inputs(frequency, monetary_value) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _objective(x, m, w, penalizer):
-    """Mean negative log-likelihood and gradient over log(p, q, γ) (Hardie's note 025, eq. 1a)."""
-    log_m = np.log(m)
-    log_x = np.log(x)
-    xm = x * m
+    """Mean negative log-likelihood and gradient over log(p, q, γ) (Hardie's note 025, eq. 1a).
+
+    The gamma functions depend on x alone, so they run once per distinct x; the
+    terms linear in p reduce to weighted sums computed once before the search.
+    Only log(x·m + γ) needs every customer at every step.
+    """
+    x_values, x_index = np.unique(x, return_inverse=True)
+    weight_per_x = np.bincount(x_index, weights=w)
     total_weight = w.sum()
+    xm = x * m
+    wx = w * x
+    sum_w_log_m = (w * np.log(m)).sum()
+    sum_wx_log_xm = (wx * (np.log(m) + np.log(x))).sum()
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(theta)
         p, q, gamma = params
-        px = p * x
+        px = p * x_values
         log_xm_gamma = np.log(xm + gamma)
+        sum_w_log_xm_gamma = (w * log_xm_gamma).sum()
+        sum_wx_log_xm_gamma = (wx * log_xm_gamma).sum()
+        sum_w_inv = (w / (xm + gamma)).sum()
+        sum_wx_inv = (wx / (xm + gamma)).sum()
         ll = (
-            gammaln(px + q)
-            - gammaln(px)
-            - gammaln(q)
-            + q * np.log(gamma)
-            + (px - 1) * log_m
-            + px * log_x
-            - (px + q) * log_xm_gamma
+            ((gammaln(px + q) - gammaln(px)) * weight_per_x).sum()
+            + total_weight * (q * np.log(gamma) - gammaln(q))
+            + p * sum_wx_log_xm
+            - sum_w_log_m
+            - p * sum_wx_log_xm_gamma
+            - q * sum_w_log_xm_gamma
         )
-        psi_pxq = digamma(px + q)
-        d_p = x * (psi_pxq - digamma(px) + log_m + log_x - log_xm_gamma)
-        d_q = psi_pxq - digamma(q) + np.log(gamma) - log_xm_gamma
-        d_gamma = q / gamma - (px + q) / (xm + gamma)
-        value = -np.dot(w, ll) / total_weight + penalizer * np.sum(params**2)
-        gradient = np.array([-np.dot(w, d) for d in (d_p, d_q, d_gamma)]) / total_weight
+        psi_pxq = digamma(px + q) * weight_per_x
+        d_p = ((psi_pxq - digamma(px) * weight_per_x) * x_values).sum() + sum_wx_log_xm - sum_wx_log_xm_gamma
+        d_q = psi_pxq.sum() + total_weight * (np.log(gamma) - digamma(q)) - sum_w_log_xm_gamma
+        d_gamma = total_weight * q / gamma - p * sum_wx_inv - q * sum_w_inv
+        value = -ll / total_weight + penalizer * np.sum(params**2)
+        gradient = -np.array([d_p, d_q, d_gamma]) / total_weight
         gradient = (gradient + 2 * penalizer * params) * params
         return float(value), gradient
 
