@@ -1,5 +1,6 @@
 """Extract: each connector and format, standardization, quarantine reasons, month bounds."""
 
+import dataclasses
 import json
 import sqlite3
 
@@ -160,8 +161,46 @@ def test_records_parse_epoch_times_and_boolean_spellings(tmp_path):
     result = extract_table("shop", channel_config(tmp_path, "parquet"), "records", "2026-10")
     records = result.accepted
     assert list(records["consent_sms"]) == [True, False]
-    assert records["updated_at"].iloc[0] == pd.Timestamp(1791000000, unit="s")
+    # A Unix instant becomes naive local (Asia/Shanghai, UTC+8) time.
+    assert records["updated_at"].iloc[0] == pd.Timestamp(1791000000, unit="s") + pd.Timedelta(hours=8)
     assert records["phone"].iloc[0] == "+86 138 0013 8000" and pd.isna(records["phone"].iloc[1])
+
+
+def test_offsets_convert_to_local_time_and_mixed_offsets_parse(tmp_path):
+    rows = [
+        {
+            "no": "o1",
+            "uid": "u1",
+            "at": "2026-10-03T10:00:00+08:00",
+            "paid": "1",
+            "off": "0",
+            "ret": "0",
+            "code": "POS",
+        },
+        {
+            "no": "o2",
+            "uid": "u1",
+            "at": "2026-10-03T02:00:00Z",
+            "paid": "1",
+            "off": "0",
+            "ret": "0",
+            "code": "POS",
+        },
+        {
+            "no": "o3",
+            "uid": "u1",
+            "at": "2026-10-03T10:00:00",
+            "paid": "1",
+            "off": "0",
+            "ret": "0",
+            "code": "POS",
+        },
+    ]
+    write_drop(tmp_path, "jsonl", "orders", rows)
+    channel = channel_config(tmp_path, "jsonl")
+    channel = dataclasses.replace(channel, orders=dataclasses.replace(channel.orders, formats={}))
+    result = extract_table("shop", channel, "orders", "2026-10")
+    assert list(result.accepted["ordered_at"]) == [pd.Timestamp("2026-10-03 10:00")] * 3
 
 
 def test_missing_column_names_channel_file_and_column(tmp_path):

@@ -28,6 +28,11 @@ def quarantine_key(period: str, stage: str, channel: str, kind: str) -> str:
     return f"{_period('quarantine', period)}/stage={stage}/channel={channel}/{kind}.parquet"
 
 
+def identity_key(period: str, name: str) -> str:
+    """identity_map, registry, merge_log, hub_values, or records (every record version up to the month)."""
+    return f"{_period('identity', period)}/{name}.parquet"
+
+
 def figures_key(period: str, stage: str) -> str:
     return f"{_period('runs', period)}/{stage}.json"
 
@@ -131,6 +136,7 @@ __all__ = [
     "exports_staging_prefix",
     "exports_success_key",
     "figures_key",
+    "identity_key",
     "identity_map_key",
     "migration_key",
     "migration_summary_key",

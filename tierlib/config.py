@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -25,7 +26,13 @@ from tierlib.errors import ConfigError
 from tierlib.schemas import COLUMNS_BY_KIND, KINDS
 from tierlib.settings import collect_settings, settings_from_mapping
 
-STAGE_SETTINGS: dict[str, str] = {}
+STAGE_SETTINGS: dict[str, str] = {
+    "identity": "tierlib.identity:IdentitySettings",
+    "exports": "tierlib.publish._settings:PublishSettings",
+    "model": "tierlib.model._settings:ModelSettings",
+    "tiers": "tierlib.tiers._settings:TierSettings",
+    "alerts": "tierlib.tiers._settings:AlertSettings",
+}
 """Config section -> ``module:Class`` of that stage's frozen settings dataclass."""
 
 
@@ -91,6 +98,9 @@ class RunConfig:
     Extract fills in any of those months not yet in storage, each read only from
     its own month of source data.
     """
+    timezone: str = "Asia/Shanghai"
+    """The business's local time zone: every naive timestamp is local time; Unix
+    instants and times with an offset are converted to it."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +220,12 @@ def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
     if problems:
         raise ConfigError(f"{path}: invalid config:\n  - " + "\n  - ".join(problems))
     run = settings_from_mapping(RunConfig, raw.get("run"), "run")
+    try:
+        ZoneInfo(run.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(
+            f"{path}: run.timezone {run.timezone!r} is not a time zone name such as Asia/Shanghai"
+        ) from error
     if run.history_months < 1:
         raise ConfigError(f"{path}: run.history_months must be at least 1, got {run.history_months}")
     stages = {}

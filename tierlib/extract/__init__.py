@@ -9,7 +9,9 @@ from tierlib.extract.standardize import Standardized, standardize
 __all__ = ["SourceMissing", "SourceTable", "Standardized", "extract_table", "standardize"]
 
 
-def extract_table(channel_name: str, channel: ChannelConfig, kind: str, period: str) -> Standardized:
+def extract_table(
+    channel_name: str, channel: ChannelConfig, kind: str, period: str, timezone: str = "Asia/Shanghai"
+) -> Standardized:
     """One channel's ``kind`` table for ``period``, standardized, with its rejected rows."""
     table = read_source_table(channel_name, channel, kind, period)
-    return standardize(table, channel_name, kind, channel.tables()[kind])
+    return standardize(table, channel_name, kind, channel.tables()[kind], timezone)

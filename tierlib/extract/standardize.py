@@ -49,7 +49,9 @@ class Standardized:
         }
 
 
-def standardize(table: SourceTable, channel: str, kind: str, mapping: TableMapping) -> Standardized:
+def standardize(
+    table: SourceTable, channel: str, kind: str, mapping: TableMapping, timezone: str = "Asia/Shanghai"
+) -> Standardized:
     source = table.frame
     missing = [column for column in mapping.columns.values() if column not in source.columns]
     if mapping.channel_code and mapping.channel_code.column not in source.columns:
@@ -88,7 +90,7 @@ def standardize(table: SourceTable, channel: str, kind: str, mapping: TableMappi
             continue
         raw = source[mapping.columns[target]]
         if dtype == TIMESTAMP:
-            parsed = parse_timestamps(raw, mapping.formats.get(target, "iso"))
+            parsed = parse_timestamps(raw, mapping.formats.get(target, "iso"), timezone)
             reject(raw.notna() & parsed.isna(), "unparseable_date", target)
         elif dtype == FLOAT:
             parsed = pd.to_numeric(raw, errors="coerce").astype(FLOAT)
@@ -113,20 +115,37 @@ def standardize(table: SourceTable, channel: str, kind: str, mapping: TableMappi
     )
 
 
-def parse_timestamps(raw: pd.Series, how: str) -> pd.Series:
-    """Parse a source time column; values that do not parse become NaT (the caller decides)."""
+def parse_timestamps(raw: pd.Series, how: str, timezone: str) -> pd.Series:
+    """Parse a source time column into naive local time; values that do not parse become NaT.
+
+    Unix instants and values with a UTC offset are converted to ``timezone`` (the
+    business's local time, which every naive timestamp downstream is in).
+    """
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        values = raw.dt.tz_localize(None) if getattr(raw.dtype, "tz", None) else raw
-        return values.astype(TIMESTAMP)
+        return _naive_local(raw, timezone)
     if how in ("epoch_s", "epoch_ms"):
         numbers = pd.to_numeric(raw, errors="coerce")
-        return pd.to_datetime(numbers, unit="s" if how == "epoch_s" else "ms", errors="coerce").astype(
-            TIMESTAMP
-        )
+        instants = pd.to_datetime(numbers, unit="s" if how == "epoch_s" else "ms", errors="coerce", utc=True)
+        return _naive_local(instants, timezone)
     text = raw.astype("string").str.strip()
-    if how == "iso":
-        return pd.to_datetime(text, format="ISO8601", errors="coerce").astype(TIMESTAMP)
-    return pd.to_datetime(text, format=how, errors="coerce").astype(TIMESTAMP)
+    pattern = "ISO8601" if how == "iso" else how
+    with_offset = text.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z)$", regex=True).fillna(False).astype(bool)
+    if not with_offset.any():
+        return pd.to_datetime(text, format=pattern, errors="coerce").astype(TIMESTAMP)
+    # Values with an offset are instants: parse through UTC, then to local time.
+    aware = _naive_local(
+        pd.to_datetime(text.where(with_offset), format=pattern, errors="coerce", utc=True), timezone
+    )
+    if with_offset.all():
+        return aware
+    naive = pd.to_datetime(text.where(~with_offset), format=pattern, errors="coerce").astype(TIMESTAMP)
+    return naive.where(~with_offset, aware)
+
+
+def _naive_local(values: pd.Series, timezone: str) -> pd.Series:
+    if getattr(values.dtype, "tz", None) is not None:
+        values = values.dt.tz_convert(timezone).dt.tz_localize(None)
+    return values.astype(TIMESTAMP)
 
 
 def parse_booleans(raw: pd.Series) -> pd.Series:

@@ -19,7 +19,7 @@ def extract_channel_month(ctx: RunContext, channel_name: str, period: str) -> di
     results = {}
     for kind in channel.tables():
         try:
-            results[kind] = extract_table(channel_name, channel, kind, period)
+            results[kind] = extract_table(channel_name, channel, kind, period, ctx.config.run.timezone)
         except SourceMissing as missing:
             raise ExtractError(
                 f"channel {channel_name}, {period}: {missing}. The month's {kind} drop has not arrived; "

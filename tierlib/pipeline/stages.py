@@ -22,6 +22,7 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("extract", "tierlib.pipeline.extract:run_extract_channel", per_channel=True),
+    Stage("identity", "tierlib.pipeline.identity:run_identity"),
 )
 
 
