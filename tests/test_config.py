@@ -87,3 +87,12 @@ def test_config_digest_changes_with_content():
     changed = {**MINIMAL, "run": {"history_months": 12}}
     assert parse_config(MINIMAL).digest == first
     assert parse_config(changed).digest != first
+
+
+def test_a_value_that_is_one_variable_takes_its_yaml_type(monkeypatch):
+    monkeypatch.setenv("HISTORY_FOR_TEST", "6")
+    raw = {**MINIMAL, "run": {"history_months": "${HISTORY_FOR_TEST}"}}
+    assert parse_config(raw).run.history_months == 6
+    monkeypatch.setenv("HISTORY_FOR_TEST", "six")
+    with pytest.raises(ConfigError, match=r"run\.history_months: expected a whole number, got 'six'"):
+        parse_config(raw)

@@ -147,7 +147,14 @@ def _expand(value: Any, path: str) -> Any:
                 f"{path}: environment variable {name} is not set; set it or write ${{{name}:-default}}"
             )
 
-        return _VARIABLE.sub(substitute, value)
+        expanded = _VARIABLE.sub(substitute, value)
+        if expanded != value and _VARIABLE.fullmatch(value):
+            # A value that is one variable takes the YAML type of what it expands to
+            # (history_months: ${MONTHS:-24} is a number), but stays text otherwise.
+            typed = yaml.safe_load(expanded) if expanded.strip() else None
+            if isinstance(typed, bool | int | float):
+                return typed
+        return expanded
     if isinstance(value, Mapping):
         return {key: _expand(item, f"{path}.{key}") for key, item in value.items()}
     if isinstance(value, list):
