@@ -16,6 +16,7 @@ from tierlib.clv._fitting import (
     check_penalizer,
     check_same_length,
     check_weights,
+    factorize_sorted,
     first_violation,
     maximize_likelihood,
     unique_rows,
@@ -153,10 +154,10 @@ def _objective(x, t_x, age, w, penalizer):
     Sums are plain multiply-adds: BLAS dot products on vectors this size are
     slower under thread contention and gain nothing.
     """
-    x_values, x_index = np.unique(x, return_inverse=True)
+    x_values, x_index = factorize_sorted(x)
     weight_per_x = np.bincount(x_index, weights=w)
-    age_values, age_index = np.unique(age, return_inverse=True)
-    tx_values, tx_index = np.unique(t_x, return_inverse=True)
+    age_values, age_index = factorize_sorted(age)
+    tx_values, tx_index = factorize_sorted(t_x)
     repeat = x > 0
     x_minus_one = np.where(repeat, x - 1.0, 0.0)
     total_weight = w.sum()

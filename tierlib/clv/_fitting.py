@@ -147,6 +147,27 @@ def _hessian(objective: Objective, theta: np.ndarray) -> np.ndarray:
     return (hessian + hessian.T) / 2
 
 
+def distinct_values(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array.
+
+    ``np.sort`` plus a neighbour comparison: on tens of millions of int64 keys this is
+    many times faster than ``np.unique`` (whose hash path is slow in NumPy 2.4).
+    """
+    ordered = np.sort(keys)
+    if ordered.size == 0:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, index of each value among them), like np.unique(return_inverse)."""
+    codes, distinct = pd.factorize(values, sort=True)
+    return np.asarray(distinct), codes.astype(np.int64)
+
+
 def unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Distinct rows of equal-length columns (sorted) and, per input row, the index of its row.
 

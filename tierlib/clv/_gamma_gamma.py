@@ -16,6 +16,7 @@ from tierlib.clv._fitting import (
     check_penalizer,
     check_same_length,
     check_weights,
+    factorize_sorted,
     first_violation,
     maximize_likelihood,
 )
@@ -123,7 +124,7 @@ def _objective(x, m, w, penalizer):
     terms linear in p reduce to weighted sums computed once before the search.
     Only log(x·m + γ) needs every customer at every step.
     """
-    x_values, x_index = np.unique(x, return_inverse=True)
+    x_values, x_index = factorize_sorted(x)
     weight_per_x = np.bincount(x_index, weights=w)
     total_weight = w.sum()
     xm = x * m

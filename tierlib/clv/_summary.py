@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tierlib.clv._bgnbd import BetaGeoModel
+from tierlib.clv._fitting import distinct_values
 from tierlib.clv._value import TIME_UNIT_DAYS
 from tierlib.errors import InputError
 
@@ -63,7 +64,7 @@ def summarize_periods(
     if codes.size:
         low = int(periods.min())
         span = int(periods.max()) - low + 1
-        distinct_keys = np.unique(codes.astype(np.int64) * span + (periods - low))
+        distinct_keys = distinct_values(codes.astype(np.int64) * span + (periods - low))
         n_periods = np.bincount(distinct_keys // span, minlength=n_customers)
     else:
         n_periods = np.zeros(n_customers, dtype=np.int64)
@@ -152,7 +153,7 @@ def calibration_holdout_split(
     if codes.size:
         low = int(periods.min())
         span = int(periods.max()) - low + 1
-        keys = np.unique(codes.astype(np.int64) * span + (periods - low))
+        keys = distinct_values(codes.astype(np.int64) * span + (periods - low))
         holdout_periods = np.bincount(keys // span, minlength=n)
     else:
         holdout_periods = np.zeros(n, dtype=np.int64)
