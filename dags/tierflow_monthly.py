@@ -1,20 +1,46 @@
 """Monthly tiering: one run per month, on the first of the month for the month before.
 
+Runs happen in month order (one at a time: the OneID registry and the migration
+matrix build on the month before). Backfill from the UI (Trigger -> Backfill) or
+with ``airflow backfill create --dag-id tierflow_monthly --from-date 2026-01-01
+--to-date 2026-04-01``. Trigger one month by hand with the ``period`` param.
+
 Thin wiring only: every task calls a stage runner of ``tierlib.pipeline``, which
 reads its inputs from storage, calls the library, writes its outputs and returns
-its figures.  Nothing heavy is imported at module level, so the file parses fast.
+its figures. Nothing heavy is imported at module level, so the file parses fast.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    CronDataIntervalTimetable,
+    Param,
+    TaskGroup,
+    dag,
+    get_current_context,
+    task,
+)
 
+from tierlib.airflow_support import APPROVED_MODEL_ASSET, TIERS_ASSET, record_failure
 from tierlib.pipeline.stages import STAGES
 
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True}
+APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
+TIERS = Asset(TIERS_ASSET, group="tierflow")
+INLETS = {"score": [APPROVED_MODEL]}
+OUTLETS = {"tiers": [TIERS]}
+
+DEFAULT_ARGS = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "on_failure_callback": record_failure,
+}
 
 
 def _context(channels: list[str] | None = None):
@@ -22,14 +48,22 @@ def _context(channels: list[str] | None = None):
     from tierlib.pipeline.context import RunContext
 
     context = get_current_context()
-    return RunContext.open(config_path(), period_from_context(context), channels=channels)
+    params = context.get("params") or {}
+    return RunContext.open(
+        config_path(), period_from_context(context), channels=channels, dry_run=bool(params.get("dry_run"))
+    )
+
+
+def _skip_publish(context) -> bool:
+    params = context["params"]
+    return bool(params.get("skip_publish"))
 
 
 @dag(
     dag_id="tierflow_monthly",
     schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
+    start_date=pendulum.parse(os.environ.get("TIERFLOW_START_DATE", "2025-01-01")),
+    catchup=True,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["tierflow"],
@@ -40,38 +74,64 @@ def _context(channels: list[str] | None = None):
             pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
             description="Month to run, YYYY-MM. Empty: the month of the data interval.",
         ),
-        "channels": Param([], type="array", description="Only these channels (empty: all configured)."),
+        "channels": Param(
+            [], type="array", description="Extract only these channels (empty: all configured)."
+        ),
+        "skip_publish": Param(False, type="boolean", description="Compute tiers but publish no exports."),
+        "dry_run": Param(
+            False, type="boolean", description="Stage and verify exports but commit none to marketers."
+        ),
     },
     doc_md=__doc__,
 )
 def tierflow_monthly():
-    @task
-    def plan_channels() -> list[str]:
-        """The channels this run extracts: the 'channels' param, or every configured one."""
-        return _context(get_current_context()["params"].get("channels") or None).channels
+    with TaskGroup("extract", tooltip="read, standardize and validate each channel's month"):
 
-    @task(map_index_template="{{ task.op_kwargs['channel'] }}")
-    def extract(channel: str) -> dict:
-        from tierlib.pipeline.runner import run_stage
+        @task
+        def plan_channels() -> list[str]:
+            """The channels this run extracts: the 'channels' param, or every configured one."""
+            return _context(get_current_context()["params"].get("channels") or None).channels
 
-        return run_stage(_context([channel]), "extract", channel)
-
-    def global_stage(name: str):
-        @task(task_id=name)
-        def run() -> dict:
+        @task(map_index_template="{{ task.op_kwargs['channel'] }}")
+        def channel(channel: str) -> dict:
             from tierlib.pipeline.runner import run_stage
 
-            requested = get_current_context()["params"].get("channels") or None
-            return run_stage(_context(requested), name)
+            return run_stage(_context([channel]), "extract", channel)
 
-        return run()
+        upstream = channel.expand(channel=plan_channels())
 
-    upstream = extract.expand(channel=plan_channels())
+    groups: dict[str, TaskGroup] = {}
     for stage in STAGES:
-        if stage.name != "extract":
-            current = global_stage(stage.name)
-            upstream >> current
-            upstream = current
+        if stage.per_channel:
+            continue
+        group_name = stage.group or stage.name
+        group = groups.get(group_name) or groups.setdefault(group_name, TaskGroup(group_name))
+        decorate = task(task_id=stage.name, inlets=INLETS.get(stage.name), outlets=OUTLETS.get(stage.name))
+        if stage.name == "publish":
+            decorate = task.skip_if(_skip_publish)(decorate)
+
+        def run(name: str = stage.name) -> dict:
+            from tierlib.pipeline.runner import run_stage
+
+            # Stages after extract always see every channel: a partial OneID would retire people.
+            return run_stage(_context(), name)
+
+        with group:
+            current = decorate(run)()
+        upstream >> current
+        upstream = current
+
+    @task
+    def summary() -> dict:
+        """The month's headline figures (members, rows, quarantine, tiers, exports), shown as XCom."""
+        from tierlib.pipeline.context import log
+        from tierlib.pipeline.summary import run_summary
+
+        figures = run_summary(_context())
+        log.info("run summary: %s", figures)
+        return figures
+
+    upstream >> summary()
 
 
 tierflow_monthly()

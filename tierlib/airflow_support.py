@@ -24,3 +24,45 @@ def period_from_context(context) -> str:
         context.get("data_interval_start"),
         getattr(dag_run, "run_after", None),
     )
+
+
+APPROVED_MODEL_ASSET = "tierflow://models/approved"
+"""Updated by the quarterly DAG when it promotes a model; the monthly scoring reads it."""
+
+TIERS_ASSET = "tierflow://tiers"
+"""Updated by the monthly DAG when a month's tiers are written."""
+
+
+def record_failure(context) -> None:
+    """Failure callback: write what failed, where and why to ``runs/period=M/failures/<task>.json``.
+
+    It must never raise: a broken callback would hide the real failure.
+    """
+    from tierlib.catalog import figures_key
+    from tierlib.pipeline.context import RunContext, log
+
+    task_instance = context.get("task_instance") or context.get("ti")
+    task_id = getattr(task_instance, "task_id", "unknown")
+    map_index = getattr(task_instance, "map_index", -1)
+    try:
+        ctx = RunContext.open(config_path(), period_from_context(context))
+        label = f"failures/{task_id}" + (f"-{map_index}" if map_index not in (None, -1) else "")
+        record = {
+            "dag_id": getattr(context.get("dag"), "dag_id", None),
+            "run_id": context.get("run_id"),
+            "task_id": task_id,
+            "map_index": map_index,
+            "try_number": getattr(task_instance, "try_number", None),
+            "error": f"{type(context.get('exception')).__name__}: {context.get('exception')}",
+            "log_url": getattr(task_instance, "log_url", None),
+        }
+        ctx.storage.write_json(figures_key(ctx.period, label), record)
+        log.error(
+            "task %s failed for %s: %s (recorded at %s)",
+            task_id,
+            ctx.period,
+            record["error"],
+            ctx.storage.uri(figures_key(ctx.period, label)),
+        )
+    except Exception as error:  # never mask the task's own failure
+        log.error("could not record the failure of %s: %s", task_id, error)

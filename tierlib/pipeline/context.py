@@ -17,9 +17,13 @@ class RunContext:
     config: Config
     storage: object
     period: str
+    dry_run: bool = False
+    """Compute and check everything, but publish nothing to marketers (exports stay staged)."""
 
     @classmethod
-    def open(cls, config: Config | str, period: str, channels: list[str] | None = None) -> RunContext:
+    def open(
+        cls, config: Config | str, period: str, channels: list[str] | None = None, dry_run: bool = False
+    ) -> RunContext:
         from tierlib.storage import open_storage
 
         parse_period(period)
@@ -31,7 +35,7 @@ class RunContext:
             endpoint_url=config.storage.endpoint_url,
             region_name=config.storage.region_name,
         )
-        return cls(config=config, storage=storage, period=period)
+        return cls(config=config, storage=storage, period=period, dry_run=dry_run)
 
     @property
     def as_of(self) -> datetime:

@@ -14,6 +14,8 @@ class Stage:
     """``module:function`` taking a RunContext and returning a dict of figures."""
     per_channel: bool = False
     """The DAG maps this stage over channels; its runner takes ``(ctx, channel)``."""
+    group: str = ""
+    """The DAG's task group for this stage (default: the stage's own name)."""
 
     def load(self) -> Callable[..., dict]:
         module_name, function_name = self.runner.split(":")
@@ -21,8 +23,8 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("extract", "tierlib.pipeline.extract:run_extract_channel", per_channel=True),
-    Stage("identity", "tierlib.pipeline.identity:run_identity"),
+    Stage("extract", "tierlib.pipeline.extract:run_extract_channel", per_channel=True, group="extract"),
+    Stage("identity", "tierlib.pipeline.identity:run_identity", group="identity"),
 )
 
 
