@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from tierlib.catalog import (
     exports_prefix,
+    identity_key,
     identity_map_key,
     read_standardized,
     scores_key,
@@ -81,7 +82,7 @@ def run_publish(ctx: RunContext) -> dict:
     lift, lift_header = _lift(ctx, settings, previous, identity_map)
     files = export_files(tables, settings, lift, lift_header)
     header = _manifest_header(ctx, settings, tables, model_version, previous is not None, suppression)
-    commit = publish(ctx.storage, ctx.period, files, header)
+    commit = publish(ctx.storage, ctx.period, files, header, workers=settings.parallel_transfers)
     figures = {
         "period": ctx.period,
         "prefix": exports_prefix(ctx.period),
@@ -237,7 +238,14 @@ def standardized_periods(storage, up_to: str) -> list[str]:
 
 
 def read_records_up_to(storage, period: str, channels: list[str]) -> pd.DataFrame:
-    """Every record version of every month up to ``period``: only the columns publishing uses."""
+    """Every record version of every month up to ``period``: only the columns publishing uses.
+
+    The identity stage keeps exactly that as a snapshot beside its map (the records
+    the map was built from); without one, every standardized month is read.
+    """
+    snapshot = identity_key(period, "records")
+    if storage.exists(snapshot):
+        return storage.read_parquet(snapshot, columns=list(RECORD_INPUT_COLUMNS))
     frames = []
     for month in standardized_periods(storage, period):
         for channel in channels:

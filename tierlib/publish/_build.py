@@ -49,7 +49,7 @@ def build_exports(
     was not published (then every row is "added").
     """
     contacts = member_contacts(records, identity_map, settings.default_region)
-    suppressed = suppressed_members(contacts, suppression)
+    suppressed = suppressed_members(records, identity_map, suppression, settings.default_region)
     members = segment_members(tiers, settings)
     segments: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
     basis: dict[tuple[str, str], str] = {}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tierlib.catalog import exports_manifest_key, exports_prefix, exports_staging_prefix, exports_success_key
@@ -60,41 +61,59 @@ def build_manifest(period: str, files: list[ExportFile], header: dict[str, Any])
     }
 
 
-def publish(storage, period: str, files: list[ExportFile], header: dict[str, Any]) -> dict[str, Any]:
+def publish(
+    storage, period: str, files: list[ExportFile], header: dict[str, Any], *, workers: int = 8
+) -> dict[str, Any]:
     """Publish ``files`` as month ``period``; returns figures (files, bytes, what was done).
 
-    Raises PublishError if a staged or committed file does not read back with
-    its checksum; StorageError (from the backend) if the storage fails.
+    Uploads, copies and read-backs run on ``workers`` threads (S3 is bound by
+    round trips, not bandwidth); each step finishes for every file before the
+    next begins.  Raises PublishError if a staged or committed file does not
+    read back with its checksum; StorageError (from the backend) if the storage fails.
     """
     manifest = build_manifest(period, files, header)
     encoded_manifest = manifest_bytes(manifest)
     success = manifest_bytes({"files": len(files), "manifest_sha256": _sha256(encoded_manifest)})
     final, staging = exports_prefix(period), exports_staging_prefix(period)
 
-    storage.delete_prefix(staging)  # leftovers of a failed run must not be mistaken for this one's
-    for file in files:
+    def stage(file: ExportFile) -> None:
         storage.write_bytes(staging + file.path, file.data)
-    for file in files:
         _check(storage, staging + file.path, file)
 
-    if _already_published(storage, period, encoded_manifest, files):
+    def commit(file: ExportFile) -> None:
+        storage.copy(staging + file.path, final + file.path)
+        _check(storage, final + file.path, file)
+
+    storage.delete_prefix(staging)  # leftovers of a failed run must not be mistaken for this one's
+    _for_each(stage, files, workers)
+
+    if _already_published(storage, period, encoded_manifest, workers):
         storage.delete_prefix(staging)
         return _figures(files, "unchanged")
 
     storage.delete(exports_success_key(period))
     storage.delete(exports_manifest_key(period))
-    for file in files:
-        storage.copy(staging + file.path, final + file.path)
+    _for_each(commit, files, workers)
     wanted = {final + file.path for file in files}
     for key in storage.list(final):
         if key not in wanted:
             storage.delete(key)
-    for file in files:
-        _check(storage, final + file.path, file)
     storage.delete_prefix(staging)
     storage.write_bytes(exports_manifest_key(period), encoded_manifest)
     storage.write_bytes(exports_success_key(period), success)
     return _figures(files, "committed")
+
+
+def _for_each(action, items: list, workers: int) -> None:
+    """Run ``action`` on every item; when all have finished, raise the first failure (in item order)."""
+    if workers <= 1:
+        for item in items:
+            action(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(action, item) for item in items]
+    for future in futures:
+        future.result()
 
 
 def read_published(storage, period: str) -> dict[str, Any] | None:
@@ -121,17 +140,18 @@ def read_published(storage, period: str) -> dict[str, Any] | None:
     return json.loads(data.decode("utf-8"))
 
 
-def verify_published(storage, period: str) -> dict[str, Any]:
+def verify_published(storage, period: str, *, workers: int = 8) -> dict[str, Any]:
     """Recompute the SHA-256 and size of every file the month's manifest lists; return the manifest.
 
-    Raises PublishError when the month is not published or a file differs.
+    Raises PublishError when the month is not published, a listed file is
+    missing or differs, or the prefix holds files the manifest does not list.
     """
     manifest = read_published(storage, period)
     if manifest is None:
         raise PublishError(f"exports of {period} are not published (no _SUCCESS); run the publish stage")
     prefix = manifest["prefix"]
-    listed = {prefix + entry["path"] for entry in manifest["files"]}
-    for entry in manifest["files"]:
+
+    def check(entry: dict) -> None:
         key = prefix + entry["path"]
         try:
             data = storage.read_bytes(key)
@@ -141,6 +161,9 @@ def verify_published(storage, period: str) -> dict[str, Any]:
             raise PublishError(
                 f"{storage.uri(key)} does not match the manifest of {period}; republish {period}"
             )
+
+    _for_each(check, manifest["files"], workers)
+    listed = {prefix + entry["path"] for entry in manifest["files"]}
     extra = [key for key in storage.list(prefix) if key not in listed and not _is_marker(key, period)]
     if extra:
         raise PublishError(f"exports of {period} hold files the manifest does not list: {extra[:5]}")
@@ -160,7 +183,7 @@ def _check(storage, key: str, file: ExportFile) -> None:
         )
 
 
-def _already_published(storage, period: str, encoded_manifest: bytes, files: list[ExportFile]) -> bool:
+def _already_published(storage, period: str, encoded_manifest: bytes, workers: int) -> bool:
     """Whether the month is published with exactly these files (so a rerun need not touch it)."""
     try:
         published = read_published(storage, period)
@@ -169,7 +192,7 @@ def _already_published(storage, period: str, encoded_manifest: bytes, files: lis
     if published is None or manifest_bytes(published) != encoded_manifest:
         return False
     try:
-        verify_published(storage, period)
+        verify_published(storage, period, workers=workers)
     except PublishError:
         return False
     return True

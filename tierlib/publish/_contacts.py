@@ -11,8 +11,8 @@ The rules, strictest first (docs/publish.md spells them out for marketers):
   exported only from a record that says ``True`` for the flag.  Unknown (null)
   is not consent.
 - Suppression (the global opt-out list) removes a member from every channel when
-  any of their latest records carries a listed phone or email, and a listed
-  value is never exported at all.
+  any version of any of their records carries a listed phone or email, and a
+  listed value is never exported at all.
 """
 
 from __future__ import annotations
@@ -154,12 +154,22 @@ def member_contacts(records: pd.DataFrame, identity_map: pd.DataFrame, default_r
     return out
 
 
-def suppressed_members(contacts: pd.DataFrame, suppression: Suppression) -> pd.Index:
-    """Oneids with any latest record carrying a listed phone or email."""
-    listed = contacts["phone"].isin(suppression.phones).fillna(False) | contacts["email"].isin(
-        suppression.emails
-    ).fillna(False)
-    return pd.Index(contacts.loc[listed.astype(bool), "oneid"].unique())
+def suppressed_members(
+    records: pd.DataFrame, identity_map: pd.DataFrame, suppression: Suppression, default_region: str
+) -> pd.Index:
+    """Oneids with any record version, latest or not, carrying a listed phone or email.
+
+    Every version counts, not just the latest: someone who opted out with the
+    number they had then is still the person who opted out.  (A listed value on
+    none of our records cannot be tied to anyone; docs/publish.md says so.)
+    """
+    require_columns(records, ("channel", "record_id", "phone", "email"), "standardized records")
+    frame = records[["channel", "record_id", "phone", "email"]]
+    listed = normalize_phone(frame["phone"], default_region=default_region).isin(suppression.phones)
+    listed |= normalize_email(frame["email"]).isin(suppression.emails)
+    hits = frame.loc[listed.fillna(False).astype(bool), ["channel", "record_id"]].astype("string")
+    keys = identity_map[["channel", "record_id", "oneid"]].astype("string")
+    return pd.Index(hits.merge(keys, on=["channel", "record_id"])["oneid"].unique())
 
 
 def refusing_members(contacts: pd.DataFrame, flag: str) -> pd.Index:

@@ -162,6 +162,8 @@ class PublishSettings:
     formats: tuple[Literal["csv", "parquet"], ...] = ("csv", "parquet")
     default_region: str = "CN"
     lift_confidence: float = 0.95
+    parallel_transfers: int = 8
+    """Uploads, copies and read-backs in flight at once (S3 round trips dominate a publish)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -185,6 +187,8 @@ class PublishSettings:
             problems.append(f"max_segments_per_member must be at least 1, got {self.max_segments_per_member}")
         if not self.formats or len(set(self.formats)) != len(self.formats):
             problems.append(f"formats must list csv and/or parquet once each, got {list(self.formats)}")
+        if not 1 <= self.parallel_transfers <= 64:
+            problems.append(f"parallel_transfers must be from 1 to 64, got {self.parallel_transfers}")
         if not 0.5 <= self.lift_confidence < 1.0:
             problems.append(f"lift_confidence must be in [0.5, 1), got {self.lift_confidence}")
         if problems:
