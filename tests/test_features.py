@@ -301,6 +301,20 @@ def test_one_row_per_member_in_a_fixed_column_order_and_deterministic():
     assert first["rfm_cell"].dtype == "string" and first["frequency"].dtype == np.int64
 
 
+def test_members_seen_only_after_the_as_of_date_are_not_in_the_table():
+    orders = orders_frame(
+        [
+            {"oneid": "future", "at": AS_OF + pd.Timedelta(days=3), "channel": "pos"},
+            {"oneid": "now", "days_ago": 2, "channel": None},
+        ]
+    )
+    events = events_frame([("later", "view", -2), ("now", "view", 1)])
+    features = compute_features(orders, events, records_frame(["now"]), AS_OF, NO_CLV).set_index("oneid")
+    assert list(features.index) == ["now"]
+    assert features.loc["now", "frequency"] == 1 and features.loc["now", "views"] == 1
+    assert features.loc["now", "channel_count"] == 2  # its record's and its event's, not the order's None
+
+
 def test_missing_columns_of_every_table_are_reported_at_once():
     orders = orders_frame([{"oneid": "a"}]).drop(columns=["amount", "category"])
     events = NO_EVENTS.drop(columns=["ts"])

@@ -103,82 +103,102 @@ def prepare(
     keep_orders = order_micros < as_of_micros
     keep_events = event_micros < as_of_micros
 
-    order_codes, order_ids = _factorize_oneid(orders["oneid"], "orders", keep_orders)
-    event_codes, event_ids = _factorize_oneid(events["oneid"], "events", keep_events)
-    record_codes, record_ids = _factorize_oneid(records["oneid"], "records", None)
+    order_member, order_ids = _factorize(orders["oneid"], keep_orders, "orders")
+    event_member, event_ids = _factorize(events["oneid"], keep_events, "events")
+    record_member, record_ids = _factorize(records["oneid"], None, "records")
     ids = pd.Index(
         pd.unique(np.concatenate([record_ids, order_ids, event_ids]).astype(object)), name="oneid"
     ).sort_values()
 
+    order_channel, order_channels = _factorize(orders["channel"], keep_orders)
+    event_channel, event_channels = _factorize(events["channel"], keep_events)
+    record_channel, record_channels = _factorize(records["channel"], None)
     channels = pd.Index(
-        pd.unique(
-            np.concatenate(
-                [
-                    _uniques(records["channel"]),
-                    _uniques(orders["channel"][keep_orders]),
-                    _uniques(events["channel"][keep_events]),
-                ]
-            ).astype(object)
-        )
+        pd.unique(np.concatenate([record_channels, order_channels, event_channels]).astype(object))
     ).sort_values()
 
-    return Inputs(
-        ids=ids,
-        as_of_day=as_of_day,
-        orders=_orders(orders, keep_orders, order_micros, _remap(order_codes, order_ids, ids), channels),
-        events=_events(
-            events, keep_events, event_micros, _remap(event_codes, event_ids, ids), channels, event_types
-        ),
-        records=_records(records, _remap(record_codes, record_ids, ids), as_of_micros, channels),
-        channels=channels,
-    )
-
-
-def _orders(frame, keep, micros, member, channels) -> Orders:
-    amount = _numbers(frame, "amount", keep, required=True)
-    category_codes, categories = pd.factorize(
-        frame["category"][keep] if not keep.all() else frame["category"]
-    )
-    return Orders(
-        member=member,
-        day=np.floor_divide(micros[keep], MICROS_PER_DAY),
-        amount=amount,
-        discount=_numbers(frame, "discount", keep, required=False),
-        refund=_numbers(frame, "refund_amount", keep, required=False),
-        category=category_codes.astype(np.int64),
-        channel=_channel_codes(frame["channel"], keep, channels, "orders"),
-        n_categories=len(categories),
-    )
-
-
-def _events(frame, keep, micros, member, channels, event_types) -> Events:
-    types = frame["event_type"][keep] if not keep.all() else frame["event_type"]
-    type_codes, type_values = pd.factorize(types)
-    known = pd.Index(event_types).get_indexer(type_values)
-    if (known < 0).any():
-        unknown = sorted(map(str, type_values[known < 0]))
+    category, categories = _factorize(orders["category"], keep_orders)
+    event_type, event_type_values = _factorize(events["event_type"], keep_events)
+    known_type = pd.Index(event_types).get_indexer(event_type_values)
+    if (known_type < 0).any():
+        unknown = sorted(map(str, event_type_values[known_type < 0]))
         raise InputError(
             f"events hold unknown event_type(s) {unknown}; features count {list(event_types)}. "
             "Map them to one of these in the channel's connector, or drop them before features."
         )
-    return Events(
-        member=member,
-        day=np.floor_divide(micros[keep], MICROS_PER_DAY),
-        event_type=known[type_codes].astype(np.int64) if len(type_codes) else np.zeros(0, np.int64),
-        channel=_channel_codes(frame["channel"], keep, channels, "events"),
+    if (event_type < 0).any():
+        raise InputError(
+            "events hold rows without an event_type; every event needs one of " + str(event_types)
+        )
+
+    orders_arrays = Orders(
+        member=_remap(order_member, order_ids, ids),
+        day=np.floor_divide(order_micros[keep_orders], MICROS_PER_DAY),
+        amount=_numbers(orders, "amount", keep_orders, required=True),
+        discount=_numbers(orders, "discount", keep_orders, required=False),
+        refund=_numbers(orders, "refund_amount", keep_orders, required=False),
+        category=category,
+        channel=_remap(order_channel, order_channels, channels),
+        n_categories=len(categories),
+    )
+    events_arrays = Events(
+        member=_remap(event_member, event_ids, ids),
+        day=np.floor_divide(event_micros[keep_events], MICROS_PER_DAY),
+        event_type=known_type[event_type] if event_type.size else np.zeros(0, np.int64),
+        channel=_remap(event_channel, event_channels, channels),
+    )
+    return Inputs(
+        ids=ids,
+        as_of_day=as_of_day,
+        orders=orders_arrays,
+        events=events_arrays,
+        records=Records(
+            member=_remap(record_member, record_ids, ids),
+            registered_day=_registered_days(records, as_of_micros),
+            channel=_remap(record_channel, record_channels, channels),
+        ),
+        channels=channels,
     )
 
 
-def _records(frame, member, as_of_micros, channels) -> Records:
+def _factorize(column: pd.Series, keep: np.ndarray | None, table: str | None = None):
+    """Codes of the kept rows (-1 for missing) and the distinct values they use.
+
+    The whole column is factorized once and the codes are filtered afterwards:
+    filtering twenty million strings first would cost more than hashing them.
+    """
+    codes, uniques = pd.factorize(column)
+    codes = codes.astype(np.int64)
+    uniques = np.asarray(uniques, dtype=object)
+    if keep is not None and not keep.all():
+        codes = codes[keep]
+        used = np.zeros(len(uniques) + 1, dtype=bool)
+        used[codes + 1] = True  # slot 0 is "missing"
+        renumber = np.cumsum(used) - 1 - used[0]
+        codes = np.where(codes >= 0, renumber[codes + 1], -1)
+        uniques = uniques[used[1:]]
+    if table is not None and (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise InputError(
+            f"{table} row {row} (after the as-of filter) has no oneid; join the identity map "
+            "so every row carries one."
+        )
+    return codes, uniques
+
+
+def _remap(codes: np.ndarray, uniques: np.ndarray, index: pd.Index) -> np.ndarray:
+    """Codes into ``uniques`` turned into positions in ``index`` (-1 stays -1)."""
+    if not len(codes):
+        return np.zeros(0, np.int64)
+    mapping = np.append(index.get_indexer(uniques).astype(np.int64), -1)
+    return mapping[codes]  # code -1 picks the appended -1
+
+
+def _registered_days(frame: pd.DataFrame, as_of_micros: int) -> np.ndarray:
     registered = pd.to_datetime(frame["registered_at"]).to_numpy().astype("datetime64[us]").view(np.int64)
     missing = registered == np.iinfo(np.int64).min  # NaT
     usable = ~missing & (registered < as_of_micros)
-    registered_day = np.where(usable, np.floor_divide(registered, MICROS_PER_DAY), -1)
-    return Records(
-        member=member,
-        registered_day=registered_day,
-        channel=_channel_codes(frame["channel"], None, channels, "records"),
-    )
+    return np.where(usable, np.floor_divide(registered, MICROS_PER_DAY), -1)
 
 
 def _micros(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
@@ -191,34 +211,6 @@ def _micros(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
         row = int(np.flatnonzero(micros == np.iinfo(np.int64).min)[0])
         raise InputError(f"{table}.{column} is empty at row {row}; every {table[:-1]} needs a time.")
     return micros
-
-
-def _factorize_oneid(column: pd.Series, table: str, keep: np.ndarray | None):
-    values = column if keep is None or keep.all() else column[keep]
-    codes, uniques = pd.factorize(values)
-    if (codes < 0).any():
-        row = int(np.flatnonzero(codes < 0)[0])
-        raise InputError(
-            f"{table} row {row} (after the as-of filter) has no oneid; join the identity map "
-            "so every row carries one."
-        )
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
-
-
-def _remap(codes: np.ndarray, uniques: np.ndarray, ids: pd.Index) -> np.ndarray:
-    return ids.get_indexer(uniques).astype(np.int64)[codes] if len(codes) else np.zeros(0, np.int64)
-
-
-def _uniques(column: pd.Series) -> np.ndarray:
-    return np.asarray(pd.unique(column.dropna()), dtype=object)
-
-
-def _channel_codes(column: pd.Series, keep, channels: pd.Index, table: str) -> np.ndarray:
-    values = column if keep is None or keep.all() else column[keep]
-    codes, uniques = pd.factorize(values)
-    mapping = channels.get_indexer(np.asarray(uniques, dtype=object))
-    result = np.where(codes >= 0, mapping[codes] if len(mapping) else -1, -1)
-    return result.astype(np.int64)
 
 
 def _numbers(frame: pd.DataFrame, column: str, keep: np.ndarray, *, required: bool) -> np.ndarray:
