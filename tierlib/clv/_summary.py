@@ -49,17 +49,23 @@ def summarize_periods(
     amounts: np.ndarray | None,
     n_customers: int,
     last_period: int,
+    first_last: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """frequency, recency, T (and monetary_value) per customer code from per-transaction arrays.
 
     ``codes`` are 0..n_customers-1; customers without a transaction get NaN everywhere.
-    One sort over (code, period) pairs does the distinct-period count; everything
-    else is a bincount, so twenty million transactions take seconds.
+    ``first_last`` may pass each customer's first and last period when the caller has them
+    (int64 min/max sentinels for customers without one).  One sort over (code, period)
+    pairs does the distinct-period count; everything else is a bincount, so twenty
+    million transactions take seconds.
     """
-    first = np.full(n_customers, np.iinfo(np.int64).max)
-    np.minimum.at(first, codes, periods)
-    last = np.full(n_customers, np.iinfo(np.int64).min)
-    np.maximum.at(last, codes, periods)
+    if first_last is None:
+        first = np.full(n_customers, np.iinfo(np.int64).max)
+        np.minimum.at(first, codes, periods)
+        last = np.full(n_customers, np.iinfo(np.int64).min)
+        np.maximum.at(last, codes, periods)
+    else:
+        first, last = first_last
     buyer = first != np.iinfo(np.int64).max
     if codes.size:
         low = int(periods.min())

@@ -27,6 +27,8 @@ def clv_features(
     member: np.ndarray,
     day: np.ndarray,
     net_amount: np.ndarray,
+    first_day: np.ndarray,
+    last_day: np.ndarray,
     as_of_day: int,
     *,
     time_unit: str,
@@ -36,11 +38,19 @@ def clv_features(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Per-member CLV columns (NaN for members without a purchase) and the fitted parameters.
 
-    ``member``, ``day`` and ``net_amount`` describe purchases before the as-of date.
+    ``member``, ``day`` and ``net_amount`` describe purchases before the as-of date;
+    ``first_day`` and ``last_day`` each member's first and last purchase day (int64 max/min
+    sentinels without one).
     """
     periods = _periods(day, time_unit)
     last_period = int(_periods(np.array([as_of_day - 1]), time_unit)[0])
-    summary = summarize_periods(member, periods, net_amount, n, last_period)
+    buyer = last_day != np.iinfo(np.int64).min
+    # periods grow with days, so the first and last purchase periods follow from the days
+    first_period = np.where(buyer, _periods(np.where(buyer, first_day, 0), time_unit), first_day)
+    last_period_of = np.where(buyer, _periods(np.where(buyer, last_day, 0), time_unit), last_day)
+    summary = summarize_periods(
+        member, periods, net_amount, n, last_period, first_last=(first_period, last_period_of)
+    )
     buyer = ~np.isnan(summary["frequency"])
     columns = {name: np.full(n, np.nan) for name in CLV_COLUMNS}
     columns["clv_frequency"] = summary["frequency"]

@@ -69,13 +69,19 @@ def compute_features(
     o = inputs.orders
     purchase = o.purchase
     net = o.amount - o.refund
+    member, day = o.member[purchase], o.day[purchase]
+    first_day = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, member, day)
+    last_day = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last_day, member, day)
 
-    rfm = rfm_features(n, o.member, o.day, net, purchase, inputs.as_of_day, settings.rfm_split)
+    rfm = rfm_features(o.member, net, member, last_day, inputs.as_of_day, settings.rfm_split)
     registered = first_registration_day(inputs)
     stage = lifecycle_stages(
-        n,
-        o.member[purchase],
-        o.day[purchase],
+        member,
+        day,
+        first_day,
+        last_day,
         registered,
         inputs.as_of_day,
         new_days=settings.new_days,
@@ -85,9 +91,11 @@ def compute_features(
     if settings.clv_enabled:
         clv, fitted = clv_features(
             n,
-            o.member[purchase],
-            o.day[purchase],
+            member,
+            day,
             net[purchase],
+            first_day,
+            last_day,
             inputs.as_of_day,
             time_unit=settings.clv_time_unit,
             horizon_months=settings.clv_horizon_months,

@@ -29,9 +29,10 @@ INT_MAX = np.iinfo(np.int64).max
 
 
 def lifecycle_stages(
-    n: int,
     member: np.ndarray,
     day: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
     registered_first_day: np.ndarray,
     as_of_day: int,
     *,
@@ -41,12 +42,10 @@ def lifecycle_stages(
 ) -> np.ndarray:
     """Index into ``STAGES`` per member code 0..n-1 from per-purchase member codes and days.
 
-    ``registered_first_day`` is each member's earliest registration day, -1 when unknown.
+    ``first`` and ``last`` are each member's first and last purchase day (int64 max and
+    min when none); ``registered_first_day`` the earliest registration day, -1 when unknown.
     """
-    first = np.full(n, INT_MAX)
-    np.minimum.at(first, member, day)
-    last = np.full(n, INT_MIN)
-    np.maximum.at(last, member, day)
+    n = len(first)
     buyer = last != INT_MIN
     # the purchase day before the last one: the latest day strictly before each member's last
     before_last = day < last[member]

@@ -65,20 +65,21 @@ def rfm_cells(r_high: np.ndarray, f_high: np.ndarray, m_high: np.ndarray) -> np.
 
 
 def rfm_features(
-    n: int,
-    member: np.ndarray,
-    day: np.ndarray,
+    order_member: np.ndarray,
     net_amount: np.ndarray,
-    purchase: np.ndarray,
+    purchase_member: np.ndarray,
+    last_day: np.ndarray,
     as_of_day: int,
     split: str,
 ) -> dict[str, np.ndarray]:
-    """R, F, M, scores and cells per member code 0..n-1 from per-order arrays."""
-    buyers_member = member[purchase]
-    frequency = np.bincount(buyers_member, minlength=n).astype(np.int64)
-    monetary = np.bincount(member, weights=net_amount, minlength=n)
-    last_day = np.full(n, np.iinfo(np.int64).min)
-    np.maximum.at(last_day, buyers_member, day[purchase])
+    """R, F, M, scores and cells per member code 0..n-1.
+
+    ``order_member``/``net_amount`` cover every order (refunds net out in M);
+    ``purchase_member`` the purchases; ``last_day`` each member's last purchase day.
+    """
+    n = len(last_day)
+    frequency = np.bincount(purchase_member, minlength=n).astype(np.int64)
+    monetary = np.bincount(order_member, weights=net_amount, minlength=n)
     buyer = frequency > 0
     recency = np.where(buyer, as_of_day - last_day, np.nan).astype(np.float64)
 
