@@ -32,6 +32,7 @@ STAGE_SETTINGS: dict[str, str] = {
     "model": "tierlib.model._settings:ModelSettings",
     "tiers": "tierlib.tiers._settings:TierSettings",
     "alerts": "tierlib.tiers._settings:AlertSettings",
+    "validation": "tierlib.validation.settings:ValidationSettings",
 }
 """Config section -> ``module:Class`` of that stage's frozen settings dataclass."""
 

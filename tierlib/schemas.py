@@ -103,6 +103,31 @@ QUARANTINE_COLUMNS: dict[str, str] = {
 }
 """A rejected row: where it was rejected, where it came from, why, and the row itself."""
 
+QUARANTINE_REASONS: dict[str, str] = {
+    # extract (tierlib.extract.standardize): the row cannot be typed
+    "missing_key": "the row's key (record_id, order_id) or a required foreign key is empty",
+    "bad_encoding": "a text value holds bytes that are not valid in the channel's encoding",
+    "unparseable_date": "a date or time does not parse in the channel's format",
+    "non_numeric_amount": "an amount is not a number",
+    "unknown_channel_code": "the row's channel code is not one the channel declares",
+    # raw validation (tierlib.validation): typed rows that break a rule
+    "missing_date": "the column that places the row in a month is empty",
+    "future_date": "a date or time at or after the run's as-of instant",
+    "outside_period": "the row's time lies before the month it was delivered for",
+    "negative_amount": "amount, discount or refund below zero",
+    "missing_amount": "an order without an amount",
+    "duplicate_order_id": "a later copy of an order id already seen in the channel's month",
+    "unknown_event_type": "an event type outside the configured list",
+    # derived datasets (identity map, features, scores, tiers, exports)
+    "missing_oneid": "an accepted record without a OneID",
+    "duplicate_key": "a later copy of a key that must be unique (channel + record_id, oneid, export id)",
+    "missing_value": "a required value is empty or NaN",
+    "out_of_range": "a value outside its allowed range (scores, probabilities, non-negative figures)",
+    "unknown_tier": "a tier that is not in the configured set",
+    "bad_identifier_format": "an identifier that does not have its normalized form",
+}
+"""Every reason code a quarantined row can carry, and what it means."""
+
 
 def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
     """A zero-row DataFrame with exactly the contract's columns and dtypes."""

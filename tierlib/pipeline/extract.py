@@ -1,46 +1,161 @@
-"""Extract stage: standardize each channel's month into storage, filling in missing history."""
+"""Extract stage: standardize and validate each channel's month into storage, filling in missing history.
+
+Per table: connector -> source schema check -> standardize -> raw validation
+(GX).  Accepted rows go to ``standardized/``; extract's and validation's
+rejects together to ``quarantine/.../stage=extract/``.  A month is written
+only after every table of the channel passed, so a failing channel keeps its
+previous outputs for the month whole.
+"""
 
 from __future__ import annotations
 
+import tempfile
+import time
+
 from tierlib.catalog import quarantine_key, standardized_key, standardized_marker_key
 from tierlib.errors import ExtractError
-from tierlib.extract import SourceMissing, extract_table
+from tierlib.extract import SourceMissing, Standardized, standardize
+from tierlib.extract.connectors import read_source_table
+from tierlib.period import previous_period
 from tierlib.pipeline.context import RunContext, log
+from tierlib.schemas import COLUMNS_BY_KIND, QUARANTINE_COLUMNS, empty_frame
 
 
 def extract_channel_month(ctx: RunContext, channel_name: str, period: str) -> dict:
-    """Read, standardize and store every table of one channel for one month.
+    """Read, standardize, validate and store every table of one channel for one month.
 
-    The month's keys are overwritten as a whole, and the marker goes last, so a
-    reader that finds the marker finds a complete month.
+    Returns ``{kind: figures}`` (rows_in = accepted + quarantined, per reason).
+    Raises ``ValidationFailed`` before writing anything when a table's schema
+    changed, a critical check failed, the quarantined share passed its
+    threshold, the volume left its band, or the whole channel is empty.
     """
+    return _extract_month(ctx, channel_name, period)[0]
+
+
+def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dict, str | None]:
+    from tierlib.validation import (
+        data_docs_prefix,
+        parse_drift_failures,
+        publish_data_docs,
+        raise_for_failures,
+        source_schema_failures,
+        validate_raw,
+    )
+    from tierlib.validation._outcome import Failure
+
     channel = ctx.config.channels[channel_name]
-    figures: dict[str, dict[str, int]] = {}
-    results = {}
-    for kind in channel.tables():
-        try:
-            results[kind] = extract_table(channel_name, channel, kind, period, ctx.config.run.timezone)
-        except SourceMissing as missing:
-            raise ExtractError(
-                f"channel {channel_name}, {period}: {missing}. The month's {kind} drop has not arrived; "
-                f"deliver it, or run without this channel (param 'channels')."
-            ) from missing
+    settings = ctx.config.stage("validation")
+    docs = settings.data_docs == "all" or (settings.data_docs == "run_month" and period == ctx.period)
+    previous = _previous_accepted(ctx, channel_name, period)
+    outcomes = {}
+    failures: list = []
+    sources = {}
+    with tempfile.TemporaryDirectory(prefix="tierflow-gx-") as workdir:
+        for kind, mapping in channel.tables().items():
+            try:
+                table = read_source_table(channel_name, channel, kind, period)
+            except SourceMissing as missing:
+                raise ExtractError(
+                    f"channel {channel_name}, {period}: {missing}. The month's {kind} drop has not arrived; "
+                    f"deliver it, or run without this channel (param 'channels')."
+                ) from missing
+            sources[kind] = table.source
+            drift = source_schema_failures(table, channel=channel_name, kind=kind, mapping=mapping)
+            if drift:
+                failures += drift
+                continue
+            if len(table.frame) == 0:
+                result = _empty_standardized(kind)
+            else:
+                result = standardize(table, channel_name, kind, mapping)
+            drift = parse_drift_failures(
+                table, result, channel=channel_name, kind=kind, mapping=mapping, settings=settings
+            )
+            if drift:
+                failures += drift
+                continue
+            outcome = validate_raw(
+                result,
+                channel=channel_name,
+                kind=kind,
+                period=period,
+                settings=settings,
+                as_of=ctx.as_of if period <= ctx.period else None,
+                previous_rows=previous.get(kind),
+                source=table.source,
+                source_frame=table.frame,
+                context_dir=workdir,
+                build_docs=docs,
+            )
+            outcomes[kind] = outcome
+            failures += outcome.failures
+            _log_table(channel_name, period, kind, outcome.figures)
+        if (
+            not failures
+            and not settings.allow_empty_channel
+            and all(o.figures["rows_in"] == 0 for o in outcomes.values())
+        ):
+            failures.append(
+                Failure(
+                    "empty_channel",
+                    f"channel {channel_name}: every table of {period} is empty "
+                    f"({', '.join(sources.values())}). The month's export came out empty: check the job "
+                    f"that writes it and deliver again, or set validation.allow_empty_channel if that is "
+                    f"expected.",
+                )
+            )
+        docs_uri = None
+        if docs:
+            docs_uri = publish_data_docs(
+                ctx.storage, workdir, data_docs_prefix(period, "extract", channel_name)
+            )
+            if docs_uri:
+                log.info("extract %s %s: Data Docs at %s", channel_name, period, docs_uri)
+    if failures:
+        for failure in failures:
+            log.error("extract %s %s: %s", channel_name, period, failure.message)
+        raise_for_failures(failures)
+
+    figures: dict[str, dict] = {}
     ctx.storage.delete(standardized_marker_key(period, channel_name))
-    for kind, result in results.items():
-        ctx.storage.write_parquet(standardized_key(period, channel_name, kind), result.accepted)
-        ctx.storage.write_parquet(quarantine_key(period, "extract", channel_name, kind), result.quarantined)
-        figures[kind] = result.figures
-        log.info(
-            "extract %s %s %s: %d rows in, %d accepted, %d quarantined",
-            channel_name,
-            period,
-            kind,
-            result.figures["rows_in"],
-            result.figures["accepted"],
-            result.figures["quarantined"],
-        )
+    for kind, outcome in outcomes.items():
+        ctx.storage.write_parquet(standardized_key(period, channel_name, kind), outcome.accepted)
+        ctx.storage.write_parquet(quarantine_key(period, "extract", channel_name, kind), outcome.quarantined)
+        figures[kind] = outcome.figures
     ctx.storage.write_json(standardized_marker_key(period, channel_name), figures)
-    return figures
+    return figures, docs_uri
+
+
+def _log_table(channel: str, period: str, kind: str, figures: dict) -> None:
+    reasons = ", ".join(f"{reason} {count}" for reason, count in figures["reasons"].items())
+    log.info(
+        "extract %s %s %s: %d rows in = %d accepted + %d quarantined (%d extract, %d validation%s) in %.1f s",
+        channel,
+        period,
+        kind,
+        figures["rows_in"],
+        figures["accepted"],
+        figures["quarantined"],
+        figures["quarantined_extract"],
+        figures["quarantined_validation"],
+        f"; {reasons}" if reasons else "",
+        figures["validation_seconds"],
+    )
+
+
+def _previous_accepted(ctx: RunContext, channel_name: str, period: str) -> dict[str, int]:
+    """Last month's accepted rows per table, from its marker (empty when it was not extracted)."""
+    key = standardized_marker_key(previous_period(period), channel_name)
+    if not ctx.storage.exists(key):
+        return {}
+    return {kind: int(counts["accepted"]) for kind, counts in ctx.storage.read_json(key).items()}
+
+
+def _empty_standardized(kind: str) -> Standardized:
+    # An empty text file has no header to standardize; its table is empty all the same.
+    columns = dict(COLUMNS_BY_KIND[kind])
+    columns.update({"source_file": "string", "source_row": "int64"})
+    return Standardized(empty_frame(columns), empty_frame(QUARANTINE_COLUMNS))
 
 
 def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
@@ -49,6 +164,7 @@ def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
     A history month whose source has not been delivered is skipped and counted:
     channels start at different times.  The run's own month must be there.
     """
+    started = time.perf_counter()
     history: dict[str, object] = {}
     for period in ctx.history_periods[:-1]:
         if ctx.storage.exists(standardized_marker_key(period, channel_name)):
@@ -67,10 +183,26 @@ def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
             filled,
             len(history) - filled,
         )
-    month = extract_channel_month(ctx, channel_name, ctx.period)
+    month, docs_uri = _extract_month(ctx, channel_name, ctx.period)
+    totals = {
+        name: sum(counts[name] for counts in month.values())
+        for name in ("rows_in", "accepted", "quarantined")
+    }
+    log.info(
+        "extract %s %s: %d rows in = %d accepted + %d quarantined over %d tables in %.1f s",
+        channel_name,
+        ctx.period,
+        totals["rows_in"],
+        totals["accepted"],
+        totals["quarantined"],
+        len(month),
+        time.perf_counter() - started,
+    )
     return {
         "channel": channel_name,
         "period": ctx.period,
         "tables": month,
+        "totals": totals,
         "history_months_filled": len(history),
+        "data_docs": docs_uri,
     }

@@ -1,0 +1,354 @@
+"""Raw suites: one channel's standardized records, orders or events for one month.
+
+The suites check what standardization cannot: values against the month and
+the as-of instant, amounts, uniqueness, and the table's volume against last
+month.  Failing rows join extract's rejects in the quarantine; the run stops
+on a critical check or when a table's quarantined share passes the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from tierlib.period import as_of as as_of_period
+from tierlib.period import period_end, period_start, previous_period
+from tierlib.schemas import FLOAT, STRING, TIME_COLUMN_BY_KIND, TIMESTAMP
+from tierlib.validation._engine import Check, row_verdicts, run_checks
+from tierlib.validation._outcome import (
+    Failure,
+    ValidationOutcome,
+    check_failures,
+    check_figures,
+    quarantine_frame,
+)
+from tierlib.validation.settings import ValidationSettings
+
+RAW_CHECKED_COLUMNS: dict[str, dict[str, str]] = {
+    "records": {
+        "record_id": STRING,
+        "updated_at": TIMESTAMP,
+        "registered_at": TIMESTAMP,
+        "birth_date": TIMESTAMP,
+    },
+    "orders": {
+        "order_id": STRING,
+        "record_id": STRING,
+        "ordered_at": TIMESTAMP,
+        "amount": FLOAT,
+        "discount": FLOAT,
+        "refund_amount": FLOAT,
+    },
+    "events": {"record_id": STRING, "event_type": STRING, "ts": TIMESTAMP},
+}
+"""The standard columns the raw suites read; the suites check that each is there with its type."""
+
+GX_TYPE_NAMES = {
+    STRING: "str",
+    TIMESTAMP: "datetime64",
+    FLOAT: "float64",
+    "boolean": "bool",
+    "int64": "int64",
+}
+"""Contract dtype -> the type name GX reports for it on pandas 3 (``string`` shows as ``str``)."""
+
+AMOUNT_COLUMNS = ("amount", "discount", "refund_amount")
+
+
+def raw_checks(
+    kind: str,
+    *,
+    period: str,
+    settings: ValidationSettings,
+    as_of: datetime | None = None,
+    previous_rows: int | None = None,
+) -> list[Check]:
+    """The raw suite of ``kind`` for ``period``, in priority order.
+
+    A row failing several checks is quarantined with the first one's reason.
+
+    ``as_of`` is the run's as-of instant (default: the end of ``period``);
+    ``previous_rows`` last month's accepted rows of the table, for the volume check.
+    """
+    if kind not in RAW_CHECKED_COLUMNS:
+        raise ValueError(f"unknown table {kind!r}; raw tables are {', '.join(RAW_CHECKED_COLUMNS)}")
+    as_of = as_of or as_of_period(period)
+    start, end = period_start(period), period_end(period)
+    columns = RAW_CHECKED_COLUMNS[kind]
+    checks: list[Check] = []
+    for column, dtype in columns.items():
+        # The type check fails on a missing column too; a separate ExpectColumnToExist would only
+        # add GX's fixed cost per expectation (about 30 ms) to every table of every month.
+        checks.append(
+            Check(
+                f"{kind}.column_type.{column}",
+                "ExpectColumnValuesToBeOfType",
+                {"column": column, "type_": GX_TYPE_NAMES[dtype]},
+                rule=f"of type {dtype}",
+            )
+        )
+    key = "order_id" if kind == "orders" else "record_id"
+    keys = [key] + (["record_id"] if kind == "orders" else [])
+    for column in keys:
+        checks.append(_not_null(kind, column, "missing_key"))
+    time_column = TIME_COLUMN_BY_KIND[kind]
+    checks.append(_not_null(kind, time_column, "missing_date"))
+    for column, dtype in columns.items():
+        if dtype == TIMESTAMP:
+            checks.append(
+                Check(
+                    f"{kind}.{column}.not_future",
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": column, "max_value": as_of, "strict_max": True},
+                    reason="future_date",
+                    rule=f"before the as-of {as_of:%Y-%m-%d %H:%M}",
+                )
+            )
+    checks.append(
+        Check(
+            f"{kind}.{time_column}.in_period",
+            "ExpectColumnValuesToBeBetween",
+            {"column": time_column, "min_value": start, "max_value": end, "strict_max": True},
+            reason="outside_period",
+            rule=f"in {period}",
+        )
+    )
+    if kind == "orders":
+        checks.append(_not_null(kind, "amount", "missing_amount"))
+        for column in AMOUNT_COLUMNS:
+            checks.append(
+                Check(
+                    f"orders.{column}.not_negative",
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": column, "min_value": 0},
+                    reason="negative_amount",
+                    rule="not below 0",
+                )
+            )
+        checks.append(
+            Check(
+                "orders.order_id.unique",
+                "ExpectColumnValuesToBeUnique",
+                {"column": "order_id"},
+                reason="duplicate_order_id",
+                rule="unique in the channel's month; the first copy is kept",
+                keep_first=("order_id",),
+            )
+        )
+    if kind == "events":
+        checks.append(
+            Check(
+                "events.event_type.known",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "event_type", "value_set": list(settings.event_types)},
+                reason="unknown_event_type",
+                rule=f"one of {', '.join(settings.event_types)}",
+            )
+        )
+    volume = settings.volume
+    if kind in volume.tables and previous_rows is not None and previous_rows >= volume.min_previous_rows:
+        low = math.ceil(volume.min_ratio * previous_rows)
+        high = math.floor(volume.max_ratio * previous_rows) if volume.max_ratio is not None else None
+        checks.append(
+            Check(
+                f"{kind}.volume",
+                "ExpectTableRowCountToBeBetween",
+                {"min_value": low, "max_value": high},
+                rule=f"within [{volume.min_ratio:g}, {volume.max_ratio if volume.max_ratio else 'inf'}] x "
+                f"last month's {previous_rows} accepted rows",
+            )
+        )
+    return checks
+
+
+def _not_null(kind: str, column: str, reason: str) -> Check:
+    return Check(
+        f"{kind}.{column}.not_null",
+        "ExpectColumnValuesToNotBeNull",
+        {"column": column},
+        reason=reason,
+        rule="not empty",
+    )
+
+
+def validate_raw(
+    standardized,
+    *,
+    channel: str,
+    kind: str,
+    period: str,
+    settings: ValidationSettings,
+    as_of: datetime | None = None,
+    previous_rows: int | None = None,
+    source: str | None = None,
+    source_frame: pd.DataFrame | None = None,
+    context_dir=None,
+    build_docs: bool = True,
+    stage: str = "extract",
+) -> ValidationOutcome:
+    """Validate one channel's standardized ``kind`` table for ``period`` and decide on it.
+
+    ``standardized`` is what :func:`tierlib.extract.standardize` returned
+    (``accepted`` with ``source_file``/``source_row``, and its ``quarantined``
+    rows).  ``source_frame`` (the rows as the source wrote them) fills the
+    quarantined rows' ``row_json``; without it the typed row is used.
+    ``previous_rows``: last month's accepted rows of this table (None: no volume
+    check).  Data Docs go to ``context_dir`` (a local folder) when ``build_docs``.
+
+    The outcome's ``quarantined`` holds extract's and validation's rejects
+    together, ordered by source row; ``figures`` reconcile
+    ``rows_in == accepted + quarantined`` and ``failures`` say why the run must
+    stop (empty when it may go on).
+    """
+    frame = standardized.accepted.reset_index(drop=True)
+    extract_rejects = standardized.quarantined
+    source = source or _source_of(frame, extract_rejects, channel, kind)
+    as_of = as_of or as_of_period(period)
+    checks = raw_checks(kind, period=period, settings=settings, as_of=as_of, previous_rows=previous_rows)
+    outcomes, seconds = run_checks(
+        frame,
+        checks,
+        suite=f"raw.{kind}",
+        settings=settings,
+        run_name=f"{period} {channel}",
+        run_time=as_of,
+        build_docs=build_docs,
+        docs_folder=context_dir,
+    )
+    verdicts = row_verdicts(frame, outcomes)
+    failing = np.asarray(verdicts.failing, dtype=bool)
+    rows = frame.loc[failing]
+    if source_frame is not None and len(rows):
+        shown = source_frame.iloc[rows["source_row"].to_numpy()]
+    else:
+        shown = rows.drop(columns=["source_file", "source_row"], errors="ignore")
+    validation_rejects = quarantine_frame(
+        shown,
+        stage=stage,
+        channel=channel,
+        kind=kind,
+        source_file=rows["source_file"].to_numpy(dtype=object) if len(rows) else source,
+        source_row=rows["source_row"].to_numpy() if len(rows) else [],
+        reason=verdicts.reason[failing],
+        detail=verdicts.detail[failing],
+    )
+    quarantined = _combine(extract_rejects, validation_rejects)
+    accepted = frame.loc[~failing].reset_index(drop=True)
+
+    rows_in = len(frame) + len(extract_rejects)
+    where = f"channel {channel}, {kind} of {period} ({source})"
+    failures = check_failures(outcomes, where, frame)
+    failures = [_volume_message(f, outcomes, where, previous_rows, period) for f in failures]
+    contributions = _contributions(extract_rejects, validation_rejects, verdicts, failing, checks)
+    share_failure = quarantine_share_failure(
+        len(quarantined),
+        rows_in,
+        channel=channel,
+        kind=kind,
+        settings=settings,
+        where=where,
+        contributions=contributions,
+    )
+    if share_failure:
+        failures.append(share_failure)
+    reasons = quarantined["reason"].value_counts().sort_index()
+    figures = {
+        "rows_in": rows_in,
+        "accepted": len(accepted),
+        "quarantined": len(quarantined),
+        "quarantined_extract": len(extract_rejects),
+        "quarantined_validation": len(validation_rejects),
+        "quarantine_share": round(len(quarantined) / rows_in, 6) if rows_in else 0.0,
+        "reasons": {str(reason): int(count) for reason, count in reasons.items()},
+        "failed_checks": check_figures(outcomes, verdicts),
+        "previous_accepted": previous_rows,
+        "validation_seconds": round(seconds, 3),
+    }
+    return ValidationOutcome(f"raw.{kind}", accepted, quarantined, tuple(failures), figures, tuple(outcomes))
+
+
+def quarantine_share_failure(
+    count: int,
+    rows_in: int,
+    *,
+    channel: str | None,
+    kind: str,
+    settings: ValidationSettings,
+    where: str,
+    contributions: list[tuple[str, int, list[int]]],
+) -> Failure | None:
+    """A failure when a table's quarantined share passes its threshold (and the minimum count).
+
+    ``contributions``: (what rejected the rows, how many, example source rows), largest first.
+    """
+    threshold = settings.threshold_for(channel, kind)
+    if not rows_in or count < max(settings.quarantine_min_rows, 1) or count / rows_in <= threshold:
+        return None
+    parts = [
+        f"{label} {n / rows_in:.2%} ({n} rows, e.g. source rows {', '.join(map(str, examples))})"
+        for label, n, examples in contributions
+    ]
+    key = f"validation.thresholds.{channel}.{kind}" if channel else "validation.quarantine_threshold"
+    hint = ""
+    if contributions and "duplicate_order_id" in contributions[0][0] and contributions[0][1] >= rows_in / 3:
+        hint = " A third or more of the orders are repeats: was the file delivered twice?"
+    elif contributions and "outside_period" in contributions[0][0] and contributions[0][1] >= rows_in / 2:
+        hint = " Most rows belong to another month: was another month's file delivered?"
+    return Failure(
+        "quarantine_share",
+        f"{where}: {count} of {rows_in} rows quarantined ({count / rows_in:.2%}), above the threshold of "
+        f"{threshold:.2%}. By check: {'; '.join(parts)}.{hint} Fix the delivery and rerun the month, "
+        f"or raise {key} if this share is expected.",
+        contributions[0][0] if contributions else None,
+        round(count / rows_in, 6),
+    )
+
+
+def _contributions(extract_rejects, validation_rejects, verdicts, failing, checks) -> list:
+    """Who rejected how many rows: standardization by reason, validation by check; largest first."""
+    found = []
+    for reason, n in extract_rejects["reason"].value_counts().items():
+        rows = extract_rejects.loc[extract_rejects["reason"] == reason, "source_row"].head(3).tolist()
+        found.append((f"standardization [{reason}]", int(n), rows))
+    by_name = {check.name: check for check in checks}
+    claimed_by = verdicts.check[failing]
+    for name, n in verdicts.claimed.items():
+        rows = validation_rejects["source_row"][claimed_by == name].head(3).tolist()
+        check = by_name[name]
+        found.append((f"{check.name} = {check.described} [{check.reason}]", int(n), rows))
+    return sorted(found, key=lambda item: -item[1])
+
+
+def _volume_message(failure: Failure, outcomes, where: str, previous_rows, period: str) -> Failure:
+    if not failure.check.endswith(".volume"):
+        return failure
+    outcome = next(o for o in outcomes if o.check.name == failure.check)
+    current = outcome.observed
+    ratio = current / previous_rows if previous_rows else None
+    direction = "drop" if ratio is not None and ratio < 1 else "jump"
+    return Failure(
+        failure.check,
+        f"{where}: volume {direction}: {current} rows this month against {previous_rows} accepted in "
+        f"{previous_period(period)} ({ratio:.0%} of last month), outside the band {outcome.check.rule} "
+        f"({outcome.check.described}). Check that the month's file is complete, or adjust validation.volume.",
+        outcome.check.described,
+        round(ratio, 6) if ratio is not None else None,
+    )
+
+
+def _combine(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    parts = [part for part in (first, second) if len(part)]
+    if not parts:
+        return first if len(first.columns) else second
+    combined = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return combined.sort_values("source_row", kind="stable").reset_index(drop=True)
+
+
+def _source_of(frame: pd.DataFrame, rejects: pd.DataFrame, channel: str, kind: str) -> str:
+    for table in (frame, rejects):
+        if len(table) and "source_file" in table.columns:
+            return str(table["source_file"].iloc[0])
+    return f"{channel}/{kind}"

@@ -1,0 +1,133 @@
+"""Schema drift: a channel's file lost, renamed or retyped a column the mapping reads.
+
+Checked on the source table as delivered, before standardization, so the
+message names the source column, the file and the config key to change.  A
+retyped column shows in two ways: a typed source (Parquet, SQL) reports a dtype
+of the wrong family; a text source (CSV, JSON lines) suddenly fails to parse in
+most rows, which standardization reports per column.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tierlib.schemas import BOOLEAN, COLUMNS_BY_KIND, FLOAT, STRING, TIMESTAMP
+from tierlib.validation._outcome import Failure
+from tierlib.validation.settings import ValidationSettings
+
+PARSE_REASONS = ("unparseable_date", "non_numeric_amount")
+MIN_PARSE_FAILURES = 5
+
+
+def source_schema_failures(table, *, channel: str, kind: str, mapping) -> list[Failure]:
+    """Missing, renamed or retyped mapped columns of one source table (``SourceTable``)."""
+    frame = table.frame
+    if len(frame) == 0 and len(frame.columns) == 0:
+        return []  # an empty text file has no header to check; the empty-channel rule speaks for it
+    mapped = dict(mapping.columns)
+    if mapping.channel_code:
+        mapped.setdefault("_channel_code", mapping.channel_code.column)
+    failures = []
+    missing = {target: column for target, column in mapped.items() if column not in frame.columns}
+    if missing:
+        unmapped = [str(c) for c in frame.columns if c not in set(mapped.values())]
+        for target, column in missing.items():
+            key = (
+                f"channels.{channel}.{kind}.channel_code.column"
+                if target == "_channel_code"
+                else f"channels.{channel}.{kind}.columns.{target}"
+            )
+            hint = (
+                f"; columns the mapping does not know: {', '.join(unmapped)} (renamed?)" if unmapped else ""
+            )
+            failures.append(
+                Failure(
+                    "source_schema",
+                    f"channel {channel}: {table.source} has no column {column!r} (mapped to {target}){hint}. "
+                    f"The source schema changed: fix the file, or update {key}.",
+                )
+            )
+    if table.text_format:
+        return failures
+    contract = COLUMNS_BY_KIND[kind]
+    for target, column in mapped.items():
+        if column in missing or target not in contract:
+            continue
+        expected = _expected_family(contract[target], mapping.formats.get(target, "iso"))
+        actual = _family(frame[column])
+        if actual is None or actual in expected:
+            continue
+        failures.append(
+            Failure(
+                "source_schema",
+                f"channel {channel}: {table.source} column {column!r} (mapped to {target}) is now "
+                f"{frame[column].dtype} ({actual}), expected {' or '.join(sorted(expected))}. The source "
+                f"schema changed: fix the export, or update channels.{channel}.{kind}.columns.{target} "
+                f"(and .formats.{target}).",
+            )
+        )
+    return failures
+
+
+def parse_drift_failures(
+    table, standardized, *, channel: str, kind: str, mapping, settings: ValidationSettings
+) -> list[Failure]:
+    """Columns most of whose values failed to parse: the source changed the column's type or format."""
+    rejects = standardized.quarantined
+    rows_in = len(standardized.accepted) + len(rejects)
+    if not rows_in or not len(rejects):
+        return []
+    failures = []
+    parse = rejects[rejects["reason"].isin(PARSE_REASONS)]
+    for target, count in parse["detail"].value_counts().items():
+        if count < MIN_PARSE_FAILURES or count / rows_in < settings.schema_parse_failure_share:
+            continue
+        column = mapping.columns.get(target, target)
+        rows = parse.loc[parse["detail"] == target, "source_row"].head(2).to_numpy()
+        examples = (
+            ", ".join(repr(str(v)) for v in table.frame[column].iloc[rows]) if column in table.frame else ""
+        )
+        how = (
+            mapping.formats.get(target, "iso")
+            if COLUMNS_BY_KIND[kind].get(target) == TIMESTAMP
+            else "a number"
+        )
+        failures.append(
+            Failure(
+                "source_schema",
+                f"channel {channel}: {table.source} column {column!r} (mapped to {target}): {count} of "
+                f"{rows_in} values ({count / rows_in:.0%}) do not parse as {how}, e.g. {examples}. The "
+                f"column's type or format changed: fix the export, or update "
+                f"channels.{channel}.{kind}.formats.{target}.",
+                observed=round(count / rows_in, 6),
+            )
+        )
+    return failures
+
+
+def _family(values: pd.Series) -> str | None:
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+        present = values.dropna()
+        return "text" if len(present) else None  # an all-null column says nothing of its type
+    return str(dtype)
+
+
+def _expected_family(dtype: str, how: str) -> set[str]:
+    if dtype == FLOAT:
+        return {"integer", "float"}
+    if dtype == TIMESTAMP:
+        return {"integer", "float"} if how in ("epoch_s", "epoch_ms") else {"datetime", "text"}
+    if dtype == BOOLEAN:
+        return {"boolean", "integer", "text"}
+    if dtype == STRING:
+        return {"text", "integer"}
+    return {"text"}
