@@ -15,6 +15,8 @@ from tierlib.clv import (
 )
 from tierlib.errors import ConfigError, InputError
 from tierlib.features import FEATURE_COLUMNS, RFM_CELLS, FeatureSettings, compute_features, quintile_scores
+from tierlib.schemas import EVENT_COLUMNS as EVENT_SCHEMA
+from tierlib.schemas import ORDER_COLUMNS as ORDER_SCHEMA
 
 AS_OF = pd.Timestamp("2024-07-01")
 NO_CLV = FeatureSettings(clv_enabled=False)
@@ -313,6 +315,23 @@ def test_members_seen_only_after_the_as_of_date_are_not_in_the_table():
     assert list(features.index) == ["now"]
     assert features.loc["now", "frequency"] == 1 and features.loc["now", "views"] == 1
     assert features.loc["now", "channel_count"] == 2  # its record's and its event's, not the order's None
+
+
+def test_schema_typed_inputs_give_the_same_table():
+    """The pipeline hands over the schemas' dtypes ("string", nullable) with a string oneid."""
+    orders, expected = eight_cell_orders()
+    orders.loc[0, "category"] = None
+    events = events_frame([("m-HHH", "share", 3), ("m-LLL", "view", 1)])
+    records = records_frame(sorted(expected), registered_days_ago=dict.fromkeys(expected, 400))
+    plain = compute_features(orders, events, records, AS_OF, NO_CLV)
+    typed = compute_features(
+        orders.astype({**ORDER_SCHEMA, "oneid": "string"}),
+        events.astype({**EVENT_SCHEMA, "oneid": "string"}),
+        records.astype({"channel": "string", "record_id": "string", "oneid": "string"}),
+        AS_OF,
+        NO_CLV,
+    )
+    pd.testing.assert_frame_equal(plain, typed)
 
 
 def test_missing_columns_of_every_table_are_reported_at_once():
