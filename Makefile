@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench clean realstack-test
 
 $(INSTALLED): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Tierflow needs Python 3.11: set PYTHON=/path/to/python3.11")'
@@ -20,6 +20,10 @@ demo: venv
 
 test: venv
 	bash scripts/test.sh
+
+# The docker-compose topology as processes on loopback (PostgreSQL, Redis, Celery); see README.
+realstack-test: venv
+	bash scripts/realstack_test.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .
