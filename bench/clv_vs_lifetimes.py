@@ -46,10 +46,12 @@ def make_data(customers: int, seed: int):
 
 def run_ours(data, repeat):
     started = time.perf_counter()
+    cpu_started = time.process_time()
     bgnbd = BetaGeoModel().fit(data["frequency"], data["recency"], data["T"])
     gg = GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
     predicted = bgnbd.expected_purchases(HORIZON_WEEKS, data["frequency"], data["recency"], data["T"])
-    return time.perf_counter() - started, bgnbd.params_, gg.params_, predicted
+    elapsed = time.perf_counter() - started, time.process_time() - cpu_started
+    return elapsed, bgnbd.params_, gg.params_, predicted
 
 
 def run_lifetimes(data, repeat):
@@ -58,12 +60,13 @@ def run_lifetimes(data, repeat):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         started = time.perf_counter()
+        cpu_started = time.process_time()
         bgf = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
         ggf = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
         predicted = bgf.conditional_expected_number_of_purchases_up_to_time(
             HORIZON_WEEKS, data["frequency"], data["recency"], data["T"]
         )
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started, time.process_time() - cpu_started
     gg_params = {"p": ggf.params_["p"], "q": ggf.params_["q"], "gamma": ggf.params_["v"]}
     return elapsed, dict(bgf.params_), gg_params, np.asarray(predicted)
 
@@ -79,9 +82,15 @@ def main() -> int:
     print(f"customers: {len(data):,}  repeat buyers: {len(repeat):,}")
 
     ours_time, ours_bg, ours_gg, ours_pred = run_ours(data, repeat)
-    print(f"tierlib.clv : {ours_time:8.2f} s  BG/NBD {fmt(ours_bg)}  GG {fmt(ours_gg)}")
+    print(
+        f"tierlib.clv : {ours_time[0]:8.2f} s wall {ours_time[1]:8.2f} s CPU  "
+        f"BG/NBD {fmt(ours_bg)}  GG {fmt(ours_gg)}"
+    )
     theirs_time, theirs_bg, theirs_gg, theirs_pred = run_lifetimes(data, repeat)
-    print(f"lifetimes   : {theirs_time:8.2f} s  BG/NBD {fmt(theirs_bg)}  GG {fmt(theirs_gg)}")
+    print(
+        f"lifetimes   : {theirs_time[0]:8.2f} s wall {theirs_time[1]:8.2f} s CPU  "
+        f"BG/NBD {fmt(theirs_bg)}  GG {fmt(theirs_gg)}"
+    )
 
     worst_param = max(
         abs(ours[name] / theirs[name] - 1)
@@ -90,7 +99,10 @@ def main() -> int:
     )
     worst_prediction = float(np.max(np.abs(ours_pred - theirs_pred) / np.maximum(np.abs(theirs_pred), 1e-12)))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"speed-up    : {theirs_time / ours_time:8.1f}x  (goal >= 10x)")
+    print(
+        f"speed-up    : {theirs_time[0] / ours_time[0]:8.1f}x wall, "
+        f"{theirs_time[1] / ours_time[1]:.1f}x CPU  (goal >= 10x)"
+    )
     print(
         f"largest relative difference: parameters {worst_param:.2e}, "
         f"90-day predictions {worst_prediction:.2e}"
