@@ -39,7 +39,17 @@ def figures_key(period: str, stage: str) -> str:
 
 def identity_map_key(period: str) -> str:
     """channel, record_id, oneid of every record known up to the month."""
-    return f"{_period('identity', period)}/identity_map.parquet"
+    return identity_key(period, "identity_map")
+
+
+def features_key(period: str) -> str:
+    """One row per OneID: the value features at the month's as-of date."""
+    return f"{_period('features', period)}/features.parquet"
+
+
+def clv_params_key(period: str) -> str:
+    """The BG/NBD and Gamma-Gamma parameters fitted for the month's CLV features."""
+    return f"{_period('features', period)}/clv_params.json"
 
 
 def scores_key(period: str) -> str:

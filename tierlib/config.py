@@ -28,6 +28,7 @@ from tierlib.settings import collect_settings, settings_from_mapping
 
 STAGE_SETTINGS: dict[str, str] = {
     "identity": "tierlib.identity:IdentitySettings",
+    "features": "tierlib.features:FeatureSettings",
     "exports": "tierlib.publish._settings:PublishSettings",
     "model": "tierlib.model._settings:ModelSettings",
     "tiers": "tierlib.tiers._settings:TierSettings",

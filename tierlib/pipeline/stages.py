@@ -25,6 +25,9 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("extract", "tierlib.pipeline.extract:run_extract_channel", per_channel=True, group="extract"),
     Stage("identity", "tierlib.pipeline.identity:run_identity", group="identity"),
+    Stage("features", "tierlib.pipeline.features:run_features", group="value"),
+    Stage("score", "tierlib.pipeline.score:run_score", group="value"),
+    Stage("tiers", "tierlib.pipeline.tiers:run_tiers", group="tiers"),
 )
 
 
