@@ -554,3 +554,10 @@ def test_cli_registry_without_its_map_is_a_clear_error(tmp_path):
             "--registry",
             str(alone / "registry.parquet"),
         )
+
+
+def test_previous_map_listing_a_record_twice_is_refused():
+    january = resolve(records(*PERSON_B))
+    doubled = pd.concat([january.identity_map, january.identity_map.iloc[:1]], ignore_index=True)
+    with pytest.raises(ValidationFailed, match="lists record app/100000002 twice"):
+        resolve_identities(records(*PERSON_B), IdentitySettings(), "2026-02", doubled, january.registry)

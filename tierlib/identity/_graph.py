@@ -13,6 +13,13 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from tierlib.identity._arrays import (
+    first_index_per_label,
+    group_starts,
+    sorted_unique,
+    unique_counts,
+    unique_inverse,
+)
 from tierlib.identity._identifiers import Identifiers
 from tierlib.identity._settings import IdentitySettings
 
@@ -58,9 +65,7 @@ def find_hubs(
     n_values = ids.n_values
     records = np.bincount(ids.value, minlength=n_values)
     n_channels = max(n_channels, 1)
-    per_channel_key, per_channel_count = np.unique(
-        ids.value * n_channels + node_channel[ids.node], return_counts=True
-    )
+    per_channel_key, per_channel_count = unique_counts(ids.value * n_channels + node_channel[ids.node])
     per_channel_value = per_channel_key // n_channels
     channels = np.bincount(per_channel_value, minlength=n_values)
     max_per_channel = np.zeros(n_values, dtype=np.int64)
@@ -76,9 +81,7 @@ def star_edges(ids: Identifiers, hubs: Hubs) -> Edges:
     if len(node) == 0:
         empty = np.empty(0, np.int64)
         return Edges(empty, empty, empty)
-    first = np.empty(len(value), dtype=bool)
-    first[0] = True
-    np.not_equal(value[1:], value[:-1], out=first[1:])
+    first = group_starts(value)
     anchor = node[first][np.cumsum(first) - 1]
     return Edges(source=node[~first], target=anchor[~first], value=value[~first])
 
@@ -95,10 +98,12 @@ def components(n_nodes: int, edges: Edges) -> np.ndarray:
 
 
 def renumber_by_first_node(labels: np.ndarray) -> np.ndarray:
-    _, first_node, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    """Labels 0..k-1 numbered in order of each label's lowest node (labels may have gaps)."""
+    present, dense = unique_inverse(labels)
+    first_node = first_index_per_label(dense, len(present))
     rank = np.empty(len(first_node), dtype=np.int64)
     rank[np.argsort(first_node, kind="stable")] = np.arange(len(first_node))
-    return rank[inverse]
+    return rank[dense]
 
 
 def value_counts_per_label(
@@ -118,7 +123,7 @@ def value_counts_per_label(
     counted = np.isin(ids.value_type[ids.value], type_codes) & ~hubs.is_hub[ids.value]
     if node_mask is not None:
         counted &= node_mask[ids.node]
-    label_value = np.unique(labels[ids.node[counted]] * n_values + ids.value[counted])
+    label_value = sorted_unique(labels[ids.node[counted]] * n_values + ids.value[counted])
     label = label_value // n_values
     value_type = ids.value_type[label_value % n_values]
     counts = np.bincount(label * n_types + value_type, minlength=n_labels * n_types)
@@ -159,7 +164,7 @@ def split_over_cap(
     next_label = n_labels
     while active.any() and order:
         dropped = order.pop()
-        for label in np.unique(
+        for label in sorted_unique(
             original[edges.source[inside & active[edges.source] & (edge_type == dropped)]]
         ):
             cut_types[int(label)].append(ids.type_names[dropped])

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tierlib.errors import ValidationFailed
-from tierlib.identity._normalize import clean_text, identifier_from_clean, normalize_name, scope_to_channel
+from tierlib.identity._arrays import group_starts, sorted_unique
+from tierlib.identity._normalize import clean_arrow, identifier_arrow, name_arrow, to_arrow
 from tierlib.identity._settings import IdentitySettings
 
 _REPEATED_TAIL = "(?:" + "|".join(digit * 8 for digit in "0123456789") + ")$"
@@ -27,7 +30,7 @@ class Nodes:
     """Index into ``channels`` per node."""
     channels: np.ndarray
     row_node: np.ndarray
-    """Node of each keyed input row, aligned with the records that have both keys."""
+    """Node of each keyed input row, in input order."""
     keyed_rows: np.ndarray
     """Boolean mask of input rows that have a channel and a record id."""
 
@@ -46,7 +49,7 @@ class Identifiers:
     value: np.ndarray
     value_type: np.ndarray
     """Type code of each value code."""
-    uniques: tuple[np.ndarray, ...]
+    uniques: tuple[pa.Array, ...]
     """Normalized text of the values of each type, in value-code order."""
     offsets: np.ndarray
     """First value code of each type."""
@@ -60,9 +63,11 @@ class Identifiers:
         """Normalized text of the given value codes (object array)."""
         out = np.empty(len(values), dtype=object)
         types = self.value_type[values]
-        for code in np.unique(types):
-            picked = types == code
-            out[picked] = self.uniques[code][values[picked] - self.offsets[code]]
+        for code in range(len(self.type_names)):
+            picked = np.flatnonzero(types == code)
+            if len(picked):
+                local = pa.array(values[picked] - self.offsets[code])
+                out[picked] = self.uniques[code].take(local).to_pylist()
         return out
 
 
@@ -80,78 +85,111 @@ def check_columns(records: pd.DataFrame, settings: IdentitySettings) -> None:
         )
 
 
+def _sorted_dictionary(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes of ``array`` into its distinct values, the distinct values sorted ascending."""
+    encoded = pc.dictionary_encode(array)
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return rank[codes], encoded.dictionary.take(pa.array(order))
+
+
 def build_nodes(records: pd.DataFrame) -> Nodes:
     """Number the distinct ``(channel, record_id)`` pairs in sorted order.
 
     Keys are used exactly as given (no trimming): the identity map must join
     back to the orders and events of the same record.
     """
-    channel = records["channel"].astype("string")
-    record_id = records["record_id"].astype("string")
-    keyed = (channel.notna() & record_id.notna() & (record_id != "")).to_numpy(dtype=bool)
-    channel_codes, channels = pd.factorize(channel[keyed], sort=True)
-    record_codes, record_ids = pd.factorize(record_id[keyed], sort=True)
-    combined = channel_codes.astype(np.int64) * max(len(record_ids), 1) + record_codes
-    unique, row_node = np.unique(combined, return_inverse=True)
-    node_channel = unique // max(len(record_ids), 1)
+    channel = to_arrow(records["channel"])
+    record_id = to_arrow(records["record_id"])
+    keyed_mask = pc.fill_null(pc.and_(pc.is_valid(channel), pc.not_equal(record_id, "")), False)
+    keyed = keyed_mask.to_numpy(zero_copy_only=False)
+    channel_code, channels = _sorted_dictionary(pc.filter(channel, keyed_mask))
+    record_code, record_ids = _sorted_dictionary(pc.filter(record_id, keyed_mask))
+    width = max(len(record_ids), 1)
+    combined = channel_code * width + record_code
+    order = np.argsort(combined, kind="stable")
+    starts = group_starts(combined[order])
+    row_node = np.empty(len(combined), dtype=np.int64)
+    row_node[order] = np.cumsum(starts) - 1
+    unique = combined[order][starts]
+    node_channel = unique // width
     keys = pd.DataFrame(
         {
-            "channel": pd.array(np.asarray(channels, dtype=object)[node_channel], dtype="string"),
-            "record_id": pd.array(record_ids.take(unique % max(len(record_ids), 1)), dtype="string"),
+            "channel": pd.arrays.ArrowStringArray(channels.take(pa.array(node_channel))),
+            "record_id": pd.arrays.ArrowStringArray(record_ids.take(pa.array(unique % width))),
         }
     )
     return Nodes(
         keys=keys,
         channel_code=node_channel,
-        channels=np.asarray(channels, dtype=object),
-        row_node=row_node.astype(np.int64),
+        channels=np.asarray(channels.to_pylist(), dtype=object),
+        row_node=row_node,
         keyed_rows=keyed,
     )
 
 
 def collect_identifiers(records: pd.DataFrame, nodes: Nodes, settings: IdentitySettings) -> Identifiers:
-    """Normalize, validate and block every configured identifier type.
-
-    ``records`` holds only the keyed rows, in the order ``nodes.row_node`` describes.
-    """
+    """Normalize, validate and block every configured identifier type of the keyed records."""
     linking = settings.linking_order()
     type_names = tuple(dict.fromkeys((*linking, *settings.weak_types)))
     n_nodes = max(len(nodes), 1)
-    channel = records["channel"].astype("string").reset_index(drop=True)
-    corroboration = _corroboration(records, settings) if settings.weak_link_requires else None
-    junk = {value.lower() for value in settings.junk_values}
+    all_keyed = bool(nodes.keyed_rows.all())
+    keyed = pa.array(nodes.keyed_rows)
+
+    def keyed_text(values: pd.Series) -> pa.Array:
+        array = to_arrow(values)
+        return array if all_keyed else pc.filter(array, keyed)
+
+    channel = keyed_text(records["channel"])
+    corroboration = _corroboration(keyed_text, records, settings) if settings.weak_link_requires else None
+    # Phones and e-mails that spell a junk word are invalid anyway; the other ids are compared
+    # with the junk words as people type them.
+    junk = sorted(
+        {variant for word in settings.junk_values for variant in (word.lower(), word.upper(), word.title())}
+    )
 
     node_parts, value_parts, type_parts, uniques = [], [], [], []
     offsets = [0]
     figures: dict[str, int] = {}
     for code, name in enumerate(type_names):
-        text = clean_text(records[name]).reset_index(drop=True)
-        normalized = identifier_from_clean(name, text, settings.default_region)
-        present = text.notna()
-        valid = normalized.notna()
-        blocked = valid & (
-            normalized.isin(_blocked_values(name, settings)) | text.str.lower().isin(junk).fillna(False)
-        )
+        text = clean_arrow(keyed_text(records[name]))
+        normalized = identifier_arrow(name, text, settings.default_region)
+        valid = pc.is_valid(normalized)
+        listed = _blocked_values(name, settings) + ([] if name in ("phone", "email") else junk)
+        blocked = pc.fill_null(pc.is_in(normalized, value_set=pa.array(listed, normalized.type)), False)
         if name == "phone" and settings.block_repeated_phone_digits:
-            blocked |= valid & normalized.str.contains(_REPEATED_TAIL, regex=True).fillna(False)
-        usable = (valid & ~blocked).to_numpy(dtype=bool)
+            blocked = pc.or_(
+                blocked, pc.fill_null(pc.match_substring_regex(normalized, _REPEATED_TAIL), False)
+            )
+        blocked = pc.and_(valid, blocked)
+        usable = pc.and_(valid, pc.invert(blocked))
         if name in settings.channel_scoped_types:
-            normalized = scope_to_channel(normalized, channel)
+            normalized = pc.binary_join_element_wise(
+                channel.cast(normalized.type), normalized, pa.scalar(":", normalized.type)
+            )
         if name in settings.weak_types and corroboration is not None:
-            normalized = normalized + "|" + corroboration
-            usable = usable & normalized.notna().to_numpy(dtype=bool)
-        figures[f"present_{name}"] = int(present.sum())
-        figures[f"invalid_{name}"] = int((present & ~valid).sum())
-        figures[f"blocked_{name}"] = int(blocked.sum())
+            normalized = pc.binary_join_element_wise(
+                normalized, corroboration.cast(normalized.type), pa.scalar("|", normalized.type)
+            )
+            usable = pc.and_(usable, pc.is_valid(normalized))
+        present_count = pc.sum(pc.is_valid(text)).as_py() or 0
+        valid_count = pc.sum(valid).as_py() or 0
+        figures[f"present_{name}"] = present_count
+        figures[f"invalid_{name}"] = present_count - valid_count
+        figures[f"blocked_{name}"] = pc.sum(blocked).as_py() or 0
 
-        value_codes, value_uniques = pd.factorize(normalized[usable])
-        pair_key = np.unique(value_codes.astype(np.int64) * n_nodes + nodes.row_node[usable])
+        encoded = pc.dictionary_encode(pc.filter(normalized, usable))
+        value_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        usable_rows = usable.to_numpy(zero_copy_only=False)
+        pair_key = sorted_unique(value_codes * n_nodes + nodes.row_node[usable_rows])
         node_parts.append(pair_key % n_nodes)
         value_parts.append(pair_key // n_nodes + offsets[-1])
-        type_parts.append(np.full(len(value_uniques), code, dtype=np.int16))
-        uniques.append(np.asarray(value_uniques, dtype=object))
-        offsets.append(offsets[-1] + len(value_uniques))
-        figures[f"values_{name}"] = len(value_uniques)
+        type_parts.append(np.full(len(encoded.dictionary), code, dtype=np.int16))
+        uniques.append(encoded.dictionary)
+        offsets.append(offsets[-1] + len(encoded.dictionary))
+        figures[f"values_{name}"] = len(encoded.dictionary)
 
     links = np.array([name in linking for name in type_names], dtype=bool)
     return Identifiers(
@@ -167,22 +205,17 @@ def collect_identifiers(records: pd.DataFrame, nodes: Nodes, settings: IdentityS
 
 
 def _blocked_values(name: str, settings: IdentitySettings) -> list[str]:
-    listed = pd.Series(list(settings.blocklist.get(name, ())), dtype="string")
-    normalized = identifier_from_clean(name, clean_text(listed), settings.default_region)
-    return [value for value in normalized.dropna().tolist()]
+    listed = pa.array(list(settings.blocklist.get(name, ())), pa.string())
+    normalized = identifier_arrow(name, clean_arrow(listed), settings.default_region)
+    return [value for value in normalized.to_pylist() if value is not None]
 
 
-def _corroboration(records: pd.DataFrame, settings: IdentitySettings) -> pd.Series:
-    """One text per row joining the columns a weak identifier must agree on; NA if any is missing."""
+def _corroboration(keyed_text, records: pd.DataFrame, settings: IdentitySettings) -> pa.Array:
+    """One text per keyed row joining the columns a weak identifier must agree on; null if any is missing."""
     parts = []
     for column in settings.weak_link_requires:
         values = records[column]
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
-            part = values.dt.strftime("%Y-%m-%d").astype("string")
-        else:
-            part = normalize_name(values)
-        parts.append(part.reset_index(drop=True))
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + "|" + part
-    return joined
+            values = values.dt.strftime("%Y-%m-%d")
+        parts.append(name_arrow(clean_arrow(keyed_text(values))).cast(pa.large_string()))
+    return pc.binary_join_element_wise(*parts, pa.scalar("|", pa.large_string()))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from tierlib.errors import ValidationFailed
+from tierlib.identity._arrays import unique_counts
 
 
 def _pairs(sizes: np.ndarray) -> int:
@@ -36,9 +37,7 @@ def pairwise_scores(truth: pd.DataFrame, identity_map: pd.DataFrame) -> dict[str
     joined = _joined(truth, identity_map)
     person = pd.factorize(joined["person_id"])[0]
     oneid = pd.factorize(joined["oneid"])[0]
-    both = np.unique(
-        person.astype(np.int64) * (oneid.max() + 1 if len(oneid) else 1) + oneid, return_counts=True
-    )[1]
+    both = unique_counts(person.astype(np.int64) * (oneid.max() + 1 if len(oneid) else 1) + oneid)[1]
     correct = _pairs(both)
     predicted = _pairs(np.bincount(oneid)) if len(oneid) else 0
     true = _pairs(np.bincount(person)) if len(person) else 0

@@ -6,6 +6,9 @@ larger part of a split keeps the id); when one cluster receives several
 previous OneIDs, the one seen first survives (ties: the smaller id) and the
 others are recorded as merged into it; clusters with no previous OneID get
 new sequential ids.  Previous OneIDs none of whose records remain retire.
+
+The registry is handled by row position (integer arrays) and Arrow kernels:
+at a million OneIDs, pandas' per-value string operations would dominate the run.
 """
 
 from __future__ import annotations
@@ -14,11 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tierlib.errors import ValidationFailed
+from tierlib.identity._arrays import group_starts, sorted_unique, unique_counts
+from tierlib.identity._normalize import to_arrow
 from tierlib.identity._settings import IdentitySettings
 
 STATUSES = ("active", "merged", "retired")
+ACTIVE, MERGED, RETIRED = range(3)
 
 REGISTRY_COLUMNS: dict[str, str] = {
     "oneid": "string",
@@ -27,9 +35,9 @@ REGISTRY_COLUMNS: dict[str, str] = {
     "status": "string",
     "merged_into": "string",
 }
-"""One row per OneID ever issued.  ``first_seen``/``last_seen`` are periods (YYYY-MM);
-``merged_into`` names the surviving OneID of a ``merged`` row (always an active one
-when the registry is written: chains are flattened)."""
+"""One row per OneID ever issued, sorted by ``oneid``.  ``first_seen``/``last_seen``
+are periods (YYYY-MM); ``merged_into`` names the OneID a ``merged`` row lives on as
+(chains are flattened, so it names the end of the chain)."""
 
 IDENTITY_MAP_COLUMNS: dict[str, str] = {"channel": "string", "record_id": "string", "oneid": "string"}
 
@@ -38,8 +46,8 @@ EVENT_COLUMNS = ("event", "oneid", "other_oneid", "detail")
 
 @dataclass(frozen=True)
 class Assignment:
-    label_oneid: np.ndarray
-    """OneID (object array) of each cluster label."""
+    label_oneid: pa.Array
+    """OneID of each cluster label."""
     registry: pd.DataFrame
     events: pd.DataFrame
     figures: dict[str, int]
@@ -49,10 +57,14 @@ def empty_registry() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in REGISTRY_COLUMNS.items()})
 
 
+def empty_map() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in IDENTITY_MAP_COLUMNS.items()})
+
+
 def check_previous(
     previous_map: pd.DataFrame | None, previous_registry: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both earlier tables, checked; two empty tables on a first run."""
+    """Both earlier tables, checked and sorted by OneID; two empty tables on a first run."""
     if (previous_map is None) != (previous_registry is None):
         given, missing = ("map", "registry") if previous_registry is None else ("registry", "map")
         raise ValidationFailed(
@@ -60,9 +72,7 @@ def check_previous(
             "(from the same earlier month) to keep OneIDs stable, or neither for a first run"
         )
     if previous_map is None or previous_registry is None:
-        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in IDENTITY_MAP_COLUMNS.items()}), (
-            empty_registry()
-        )
+        return empty_map(), empty_registry()
     problems = []
     for table, columns, name in (
         (previous_map, IDENTITY_MAP_COLUMNS, "previous identity map"),
@@ -78,25 +88,29 @@ def check_previous(
         registry["last_seen"] = registry["first_seen"]
     registry = registry[list(REGISTRY_COLUMNS)].astype(REGISTRY_COLUMNS)
     identity_map = previous_map[list(IDENTITY_MAP_COLUMNS)].astype(IDENTITY_MAP_COLUMNS)
+    oneids = to_arrow(registry["oneid"])
+    order = pc.sort_indices(oneids)
+    registry = registry.take(order.to_numpy()).reset_index(drop=True)
+    oneids = oneids.take(order)
 
-    duplicated_ids = registry["oneid"][registry["oneid"].duplicated()]
-    if len(duplicated_ids):
-        problems.append(f"the previous registry lists OneID {duplicated_ids.iloc[0]} more than once")
-    bad_status = registry.loc[~registry["status"].isin(STATUSES), "status"]
-    if len(bad_status):
+    if len(oneids) and (pc.count_distinct(oneids).as_py() != len(oneids) or oneids.null_count):
+        problems.append("the previous registry lists a OneID more than once (or an empty one)")
+    bad_status = pc.invert(pc.fill_null(pc.is_in(to_arrow(registry["status"]), pa.array(STATUSES)), False))
+    if pc.any(bad_status).as_py():
+        first = registry["status"].iloc[int(np.flatnonzero(bad_status.to_numpy(zero_copy_only=False))[0])]
+        problems.append(f"the previous registry has status {first!r}; allowed: {', '.join(STATUSES)}")
+    position = pc.index_in(to_arrow(identity_map["oneid"]), value_set=oneids)
+    if position.null_count:
+        unknown = np.flatnonzero(position.is_null().to_numpy(zero_copy_only=False))
         problems.append(
-            f"the previous registry has status {bad_status.iloc[0]!r}; allowed: {', '.join(STATUSES)}"
+            f"the previous identity map uses {len(unknown)} OneIDs the registry does not know "
+            f"(first: {identity_map['oneid'].iloc[int(unknown[0])]})"
         )
-    unknown = ~identity_map["oneid"].isin(registry["oneid"])
-    if unknown.any():
-        problems.append(
-            f"the previous identity map uses {int(unknown.sum())} OneIDs the registry does not know "
-            f"(first: {identity_map.loc[unknown, 'oneid'].iloc[0]})"
-        )
-    doubled = identity_map.duplicated(["channel", "record_id"])
-    if doubled.any():
-        row = identity_map[doubled].iloc[0]
-        problems.append(f"the previous identity map lists record {row['channel']}/{row['record_id']} twice")
+    keys = record_keys(identity_map)
+    if pc.count_distinct(keys).as_py() != len(keys):
+        counts = pc.value_counts(keys)
+        twice = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))[0].as_py()
+        problems.append(f"the previous identity map lists record {twice.replace(_KEY_SEPARATOR, '/')} twice")
     if problems:
         raise ValidationFailed(
             "identity: " + "; ".join(problems) + ". The map and registry must come from the same earlier run."
@@ -112,178 +126,230 @@ def assign_oneids(
     previous_registry: pd.DataFrame,
     settings: IdentitySettings,
 ) -> Assignment:
+    """OneIDs for this month's clusters (``labels`` per node), and the updated registry.
+
+    ``previous_registry`` must be sorted by OneID (as :func:`check_previous` returns it).
+    """
     n_labels = int(labels.max()) + 1 if len(labels) else 0
-    registry = previous_registry.reset_index(drop=True)
-    # A map row naming a since-merged OneID counts for the id it was merged into.
-    final_id = _flattened_targets(registry)
-    carried = previous_map.assign(
-        oneid=_mapped(previous_map["oneid"], final_id).fillna(previous_map["oneid"])
-    )
+    registry = _RegistryArrays.of(previous_registry)
+    n_registry = max(len(registry), 1)
 
-    matched = node_keys.assign(node=np.arange(len(node_keys))).merge(
-        carried, on=["channel", "record_id"], how="inner", sort=False
+    # Previous OneID of each node (as a registry row), through any merge chain.
+    map_row = pc.index_in(to_arrow(previous_map["oneid"]), value_set=registry.oneid).to_numpy(
+        zero_copy_only=False
     )
-    previous_codes, previous_ids = pd.factorize(matched["oneid"], sort=True)
-    previous_ids = np.asarray(previous_ids, dtype=object)
-    n_previous = len(previous_ids)
-    first_seen = (
-        registry.set_index("oneid")["first_seen"].reindex(previous_ids).fillna(period).to_numpy(dtype=object)
-    )
+    map_row = registry.final_row[map_row.astype(np.int64)]
+    node_of_map_row = pc.index_in(record_keys(previous_map), value_set=record_keys(node_keys))
+    still_there = node_of_map_row.is_valid()
+    matched_node = pc.filter(node_of_map_row, still_there).to_numpy().astype(np.int64)
+    matched_row = map_row[still_there.to_numpy(zero_copy_only=False)]
 
-    label_of_match = labels[matched["node"].to_numpy()]
-    pair, overlap = np.unique(label_of_match * max(n_previous, 1) + previous_codes, return_counts=True)
-    pair_label, pair_previous = pair // max(n_previous, 1), pair % max(n_previous, 1)
+    pair, overlap = unique_counts(labels[matched_node] * n_registry + matched_row)
+    pair_label, pair_row = pair // n_registry, pair % n_registry
     # Home of each previous OneID: the cluster holding most of its records (ties: lowest label).
-    order = np.lexsort((pair_label, -overlap, pair_previous))
-    is_first = np.r_[True, pair_previous[order][1:] != pair_previous[order][:-1]] if len(order) else order
-    home_rows = order[is_first.astype(bool)]
-    home_label = np.full(n_previous, -1, dtype=np.int64)
-    home_label[pair_previous[home_rows]] = pair_label[home_rows]
+    order = np.lexsort((pair_label, -overlap, pair_row))
+    home_pairs = order[group_starts(pair_row[order])]
+    home_label = np.full(len(registry), -1, dtype=np.int64)
+    home_label[pair_row[home_pairs]] = pair_label[home_pairs]
 
-    # Survivor of each cluster among the previous OneIDs that call it home: seen first, then smallest id.
-    seen_rank = pd.factorize(pd.Series(first_seen, dtype="string"), sort=True)[0]
+    # Survivor of each cluster among the OneIDs that call it home: seen first, then the smaller id
+    # (registry rows are sorted by OneID, so the row number breaks ties).
     claimants = np.flatnonzero(home_label >= 0)
-    order = np.lexsort((claimants, seen_rank[claimants], home_label[claimants]))
+    order = np.lexsort((claimants, registry.first_seen_rank[claimants], home_label[claimants]))
     claimants = claimants[order]
-    claim_label = home_label[claimants]
-    survives = np.r_[True, claim_label[1:] != claim_label[:-1]] if len(claimants) else np.zeros(0, bool)
+    survives = group_starts(home_label[claimants])
     survivors, merged = claimants[survives], claimants[~survives]
     label_survivor = np.full(n_labels, -1, dtype=np.int64)
     label_survivor[home_label[survivors]] = survivors
+    merged_into_row = label_survivor[home_label[merged]]
 
-    label_oneid = np.empty(n_labels, dtype=object)
-    label_oneid[label_survivor >= 0] = previous_ids[label_survivor[label_survivor >= 0]]
     new_labels = np.flatnonzero(label_survivor < 0)
-    new_ids = _new_ids(registry["oneid"], len(new_labels), settings)
-    label_oneid[new_labels] = new_ids
+    new_ids = _new_ids(registry.oneid, len(new_labels), settings)
+    kept_labels = np.flatnonzero(label_survivor >= 0)
+    label_order = np.concatenate([kept_labels, new_labels])
+    position = np.empty(n_labels, dtype=np.int64)
+    position[label_order] = np.arange(n_labels)
+    label_oneid = pa.concat_arrays(
+        [registry.oneid.take(pa.array(label_survivor[kept_labels])), new_ids.cast(registry.oneid.type)]
+    ).take(pa.array(position))
 
-    merged_into = previous_ids[label_survivor[home_label[merged]]]
-    events = [
-        pd.DataFrame(
-            {
-                "event": "merge",
-                "oneid": merged_into,
-                "other_oneid": previous_ids[merged],
-                "detail": [
-                    f"{other} (first seen {first_seen[code]}) now shares records with {survivor}; "
-                    "the older OneID survives"
-                    for other, code, survivor in zip(previous_ids[merged], merged, merged_into, strict=True)
-                ],
-            }
-        )
-    ]
-    not_home = pair_label != home_label[pair_previous]
-    split_previous, split_label = pair_previous[not_home], pair_label[not_home]
-    total = np.bincount(pair_previous, weights=overlap, minlength=n_previous)
-    events.append(
-        pd.DataFrame(
-            {
-                "event": "split",
-                "oneid": previous_ids[split_previous],
-                "other_oneid": label_oneid[split_label],
-                "detail": [
-                    f"{count} of its {int(all_records)} records now belong to {other}; "
-                    "the larger part keeps it"
-                    for count, all_records, other in zip(
-                        overlap[not_home], total[split_previous], label_oneid[split_label], strict=True
-                    )
-                ],
-            }
-        )
+    not_home = pair_label != home_label[pair_row]
+    split_row, split_label, split_count = pair_row[not_home], pair_label[not_home], overlap[not_home]
+    records_of_row = np.bincount(pair_row, weights=overlap, minlength=len(registry)).astype(np.int64)
+    was_active = registry.status == ACTIVE
+    retiring = was_active & (home_label < 0)
+    events = _events(
+        registry,
+        label_oneid,
+        merged,
+        merged_into_row,
+        split_row,
+        split_label,
+        split_count,
+        records_of_row,
+        retiring,
     )
-
-    survivor_ids = previous_ids[survivors]
-    merged_ids = previous_ids[merged]
-    was_active = registry["status"] == "active"
-    retiring = was_active & ~registry["oneid"].isin(survivor_ids) & ~registry["oneid"].isin(merged_ids)
-    retired_ids = registry.loc[retiring, "oneid"].to_numpy(dtype=object)
-    events.append(
-        pd.DataFrame(
-            {
-                "event": "retire",
-                "oneid": retired_ids,
-                "other_oneid": pd.NA,
-                "detail": "none of its records is in this month's records",
-            }
-        )
-    )
-
-    registry = _updated_registry(registry, period, survivor_ids, merged_ids, merged_into, retiring, new_ids)
-    event_table = pd.concat([frame for frame in events if len(frame)] or [events[0]], ignore_index=True)
-    event_table = event_table.astype({name: "string" for name in EVENT_COLUMNS})
+    updated = registry.updated(period, survivors, merged, merged_into_row, retiring, new_ids)
     figures = {
         "oneids": n_labels,
         "kept_oneids": len(survivors),
         "new_oneids": len(new_labels),
         "merged_oneids": len(merged),
-        "split_oneids": len(np.unique(split_previous)),
-        "retired_oneids": len(retired_ids),
+        "split_oneids": len(sorted_unique(split_row)),
+        "retired_oneids": int(retiring.sum()),
     }
-    return Assignment(label_oneid=label_oneid, registry=registry, events=event_table, figures=figures)
+    return Assignment(label_oneid=label_oneid, registry=updated, events=events, figures=figures)
 
 
-def _mapped(ids: pd.Series, mapping: dict[str, str]) -> pd.Series:
-    """``ids`` looked up in ``mapping`` as a string Series (NA where absent)."""
-    return ids.astype(object).map(mapping).astype("string")
+@dataclass(frozen=True)
+class _RegistryArrays:
+    """The registry as arrays by row (rows sorted by OneID)."""
+
+    oneid: pa.Array
+    first_seen: pa.Array
+    last_seen: pa.Array
+    status: np.ndarray
+    """Index into STATUSES per row."""
+    merged_into_row: np.ndarray
+    """Row of the ``merged_into`` OneID, -1 if none."""
+    final_row: np.ndarray
+    """Row a OneID's records now count for: its own, or the end of its merge chain."""
+    first_seen_rank: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.oneid)
+
+    @classmethod
+    def of(cls, registry: pd.DataFrame) -> _RegistryArrays:
+        oneid = to_arrow(registry["oneid"]).cast(pa.large_string())
+        status = pc.index_in(to_arrow(registry["status"]), value_set=pa.array(STATUSES))
+        status = status.to_numpy(zero_copy_only=False).astype(np.int64)
+        target = pc.index_in(to_arrow(registry["merged_into"]), value_set=oneid)
+        target = pc.fill_null(target, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        target[status != MERGED] = -1
+        first_seen = to_arrow(registry["first_seen"]).cast(pa.large_string())
+        rank = pc.rank(pc.fill_null(first_seen, ""), sort_keys="ascending", tiebreaker="dense")
+        return cls(
+            oneid=oneid,
+            first_seen=first_seen,
+            last_seen=to_arrow(registry["last_seen"]).cast(pa.large_string()),
+            status=status,
+            merged_into_row=target,
+            final_row=_chain_ends(target),
+            first_seen_rank=rank.to_numpy().astype(np.int64),
+        )
+
+    def updated(
+        self,
+        period: str,
+        survivors: np.ndarray,
+        merged: np.ndarray,
+        merged_into_row: np.ndarray,
+        retiring: np.ndarray,
+        new_ids: pa.Array,
+    ) -> pd.DataFrame:
+        status = self.status.copy()
+        status[retiring] = RETIRED
+        status[survivors] = ACTIVE
+        status[merged] = MERGED
+        target = self.merged_into_row.copy()
+        target[survivors] = -1
+        target[merged] = merged_into_row
+        target = _chain_ends(target)
+        target[status != MERGED] = -1
+        seen = np.zeros(len(self), dtype=bool)
+        seen[survivors] = True
+        seen[merged] = True
+        n_new = len(new_ids)
+        period_text = pa.array([period], pa.large_string())
+        table = pa.table(
+            {
+                "oneid": pa.concat_arrays([self.oneid, new_ids.cast(pa.large_string())]),
+                "first_seen": pa.concat_arrays([self.first_seen, _repeat(period_text, n_new)]),
+                "last_seen": pa.concat_arrays(
+                    [pc.if_else(pa.array(seen), period_text[0], self.last_seen), _repeat(period_text, n_new)]
+                ),
+                "status": pa.array(STATUSES, pa.large_string()).take(
+                    pa.array(np.concatenate([status, np.full(n_new, ACTIVE)]))
+                ),
+                "merged_into": pa.concat_arrays(
+                    [self.oneid.take(pa.array(target, mask=target < 0)), pa.nulls(n_new, pa.large_string())]
+                ),
+            }
+        )
+        if len(self) and n_new and pc.less_equal(new_ids[0].cast(pa.large_string()), self.oneid[-1]).as_py():
+            table = table.take(pc.sort_indices(table["oneid"]))
+        return pd.DataFrame(
+            {name: pd.arrays.ArrowStringArray(table[name].combine_chunks()) for name in REGISTRY_COLUMNS}
+        )
 
 
-def _flattened_targets(registry: pd.DataFrame) -> dict[str, str]:
-    """merged OneID -> the active OneID at the end of its ``merged_into`` chain."""
-    merged = registry[registry["status"] == "merged"].dropna(subset=["merged_into"])
-    target = dict(zip(merged["oneid"], merged["merged_into"], strict=True))
-    resolved = {}
-    for start in target:
-        seen, current = {start}, target[start]
-        while current in target and current not in seen:
-            seen.add(current)
-            current = target[current]
-        resolved[start] = current
-    return resolved
+_KEY_SEPARATOR = "\x1f"
 
 
-def _new_ids(existing: pd.Series, count: int, settings: IdentitySettings) -> np.ndarray:
-    prefix, digits = settings.oneid_prefix, settings.oneid_digits
-    numbered = existing[existing.str.fullmatch(f"{prefix}[0-9]+").fillna(False).astype(bool)]
-    start = int(numbered.str.slice(len(prefix)).astype("int64").max()) + 1 if len(numbered) else 1
-    numbers = pd.Series(np.arange(start, start + count, dtype=np.int64)).astype("string")
-    return (prefix + numbers.str.zfill(digits)).to_numpy(dtype=object)
-
-
-def _updated_registry(
-    registry: pd.DataFrame,
-    period: str,
-    survivor_ids: np.ndarray,
-    merged_ids: np.ndarray,
-    merged_into: np.ndarray,
-    retiring: pd.Series,
-    new_ids: np.ndarray,
-) -> pd.DataFrame:
-    registry = registry.copy()
-    is_survivor = registry["oneid"].isin(survivor_ids)
-    registry.loc[is_survivor, "status"] = "active"
-    registry.loc[is_survivor, "merged_into"] = pd.NA
-    registry.loc[is_survivor, "last_seen"] = period
-    target = dict(zip(merged_ids, merged_into, strict=True))
-    is_merged = registry["oneid"].isin(merged_ids)
-    registry.loc[is_merged, "status"] = "merged"
-    registry.loc[is_merged, "merged_into"] = _mapped(registry.loc[is_merged, "oneid"], target)
-    registry.loc[is_merged, "last_seen"] = period
-    registry.loc[retiring, "status"] = "retired"
-    # Keep merge chains one hop long: whatever pointed at a now-merged id points at its survivor.
-    pointing = registry["merged_into"].isin(merged_ids).fillna(False).astype(bool)
-    registry.loc[pointing, "merged_into"] = _mapped(registry.loc[pointing, "merged_into"], target)
-    # ...and whatever pointed at an id that has retired or merged earlier keeps its flattened target.
-    flat = _flattened_targets(registry)
-    has_target = registry["status"] == "merged"
-    registry.loc[has_target, "merged_into"] = _mapped(registry.loc[has_target, "oneid"], flat)
-    fresh = pd.DataFrame(
-        {
-            "oneid": new_ids,
-            "first_seen": period,
-            "last_seen": period,
-            "status": "active",
-            "merged_into": pd.NA,
-        }
+def record_keys(table: pd.DataFrame) -> pa.Array:
+    """``channel`` and ``record_id`` joined into one string per row, for hash lookups."""
+    return pc.binary_join_element_wise(
+        to_arrow(table["channel"]).cast(pa.large_string()),
+        to_arrow(table["record_id"]).cast(pa.large_string()),
+        pa.scalar(_KEY_SEPARATOR, pa.large_string()),
     )
-    combined = pd.concat([registry, fresh.astype(REGISTRY_COLUMNS)], ignore_index=True)
-    return combined.sort_values("oneid", kind="stable", ignore_index=True).astype(REGISTRY_COLUMNS)
+
+
+def _chain_ends(target: np.ndarray) -> np.ndarray:
+    """For each row, the row at the end of its ``target`` chain (itself when it has none)."""
+    end = np.where(target >= 0, target, np.arange(len(target)))
+    for _ in range(64):
+        further = end[end]
+        if np.array_equal(further, end):
+            break
+        end = further
+    return end
+
+
+def _repeat(single: pa.Array, count: int) -> pa.Array:
+    return single.take(pa.array(np.zeros(count, dtype=np.int64)))
+
+
+def _new_ids(existing: pa.Array, count: int, settings: IdentitySettings) -> pa.Array:
+    prefix, digits = settings.oneid_prefix, settings.oneid_digits
+    numbered = pc.filter(
+        existing, pc.fill_null(pc.match_substring_regex(existing, f"^{prefix}[0-9]+$"), False)
+    )
+    numbers = pc.cast(pc.utf8_slice_codeunits(numbered, len(prefix)), pa.int64())
+    start = (pc.max(numbers).as_py() or 0) + 1
+    text = pc.cast(pa.array(np.arange(start, start + count, dtype=np.int64)), pa.large_string())
+    padded = pc.utf8_lpad(text, width=digits, padding="0")
+    return pc.binary_join_element_wise(
+        pa.scalar(prefix, pa.large_string()), padded, pa.scalar("", pa.large_string())
+    )
+
+
+def _events(
+    registry: _RegistryArrays,
+    label_oneid: pa.Array,
+    merged: np.ndarray,
+    merged_into_row: np.ndarray,
+    split_row: np.ndarray,
+    split_label: np.ndarray,
+    split_count: np.ndarray,
+    records_of_row: np.ndarray,
+    retiring: np.ndarray,
+) -> pd.DataFrame:
+    """merge / split / retire rows of the merge log (a handful a month, so plain Python is fine)."""
+    oneid = registry.oneid
+    rows = []
+    for row, survivor in zip(merged.tolist(), merged_into_row.tolist(), strict=True):
+        other, kept = oneid[row].as_py(), oneid[survivor].as_py()
+        first_seen = registry.first_seen[row].as_py()
+        detail = f"{other} (first seen {first_seen}) now shares records with {kept}; the older OneID survives"
+        rows.append(("merge", kept, other, detail))
+    split_other = label_oneid.take(pa.array(split_label)).to_pylist()
+    for row, other, count in zip(split_row.tolist(), split_other, split_count.tolist(), strict=True):
+        detail = (
+            f"{count} of its {records_of_row[row]} records now belong to {other}; the larger part keeps it"
+        )
+        rows.append(("split", oneid[row].as_py(), other, detail))
+    for row in np.flatnonzero(retiring).tolist():
+        rows.append(("retire", oneid[row].as_py(), None, "none of its records is in this month's records"))
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS)).astype({name: "string" for name in EVENT_COLUMNS})

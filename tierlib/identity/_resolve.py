@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from tierlib.identity._arrays import sorted_unique, unique_counts, unique_inverse
 from tierlib.identity._graph import (
     CapSplit,
     Edges,
@@ -96,16 +99,15 @@ def resolve_identities(
     previous_map, previous_registry = check_previous(previous_map, previous_registry)
 
     nodes = build_nodes(records)
-    keyed_records = records[nodes.keyed_rows]
-    ids = collect_identifiers(keyed_records, nodes, settings)
+    ids = collect_identifiers(records, nodes, settings)
     hubs = find_hubs(ids, nodes.channel_code, len(nodes.channels), settings)
     edges = star_edges(ids, hubs)
     labels = components(len(nodes), edges)
     labels, splits = split_over_cap(labels, edges, ids, hubs, settings)
 
     assignment = assign_oneids(nodes.keys, labels, period, previous_map, previous_registry, settings)
-    node_oneid = assignment.label_oneid[labels]
-    identity_map = nodes.keys.assign(oneid=pd.array(node_oneid, dtype="string"))
+    node_oneid = assignment.label_oneid.take(pa.array(labels))
+    identity_map = nodes.keys.assign(oneid=pd.arrays.ArrowStringArray(node_oneid))
 
     kept = labels[edges.source] == labels[edges.target]
     hub_values = _hub_table(ids, hubs, hash_key)
@@ -171,8 +173,54 @@ def _weak_values_across(ids: Identifiers, labels: np.ndarray) -> int:
     weak = ~ids.links[ids.value_type[ids.value]]
     if not weak.any():
         return 0
-    pairs = np.unique(ids.value[weak] * max(len(labels), 1) + labels[ids.node[weak]])
+    pairs = sorted_unique(ids.value[weak] * max(len(labels), 1) + labels[ids.node[weak]])
     return int((np.bincount(pairs // max(len(labels), 1)) > 1).sum())
+
+
+def _text(values: pa.Array) -> pd.arrays.ArrowStringArray:
+    return pd.arrays.ArrowStringArray(values.cast(pa.large_string()))
+
+
+def _constant(text: str | None, length: int) -> pd.arrays.ArrowStringArray:
+    return _text(pa.array([text], pa.large_string()).take(pa.array(np.zeros(length, dtype=np.int64))))
+
+
+def _link_rows(
+    nodes: Nodes,
+    ids: Identifiers,
+    edges: Edges,
+    kept: np.ndarray,
+    node_oneid: pa.Array,
+    hash_key: bytes | None,
+) -> pd.DataFrame:
+    """One row per star edge, ordered by record, identifier type and the record it joined."""
+    n_types, n_nodes = len(ids.type_names), max(len(nodes), 1)
+    type_code = ids.value_type[edges.value].astype(np.int64)
+    order = np.argsort((edges.source * n_types + type_code) * n_nodes + edges.target, kind="stable")
+    edges, kept, type_code = edges.take(order), kept[order], type_code[order]
+    unique_values, inverse = unique_inverse(edges.value)
+    names = np.asarray(ids.type_names, dtype=object)
+    hashes = pa.array(value_hashes(names[ids.value_type[unique_values]], ids.texts(unique_values), hash_key))
+    channel = pa.array(nodes.keys["channel"].array)
+    record_id = pa.array(nodes.keys["record_id"].array)
+    source, target = pa.array(edges.source), pa.array(edges.target)
+    is_kept = pa.array(kept)
+    return pd.DataFrame(
+        {
+            "event": _text(pc.if_else(is_kept, "link", "cut")),
+            "oneid": _text(node_oneid.take(source)),
+            "other_oneid": _text(node_oneid.take(target)),
+            "channel": _text(channel.take(source)),
+            "record_id": _text(record_id.take(source)),
+            "other_channel": _text(channel.take(target)),
+            "other_record_id": _text(record_id.take(target)),
+            "identifier_type": _text(pa.array(list(ids.type_names)).take(pa.array(type_code))),
+            "value_hash": _text(hashes.take(pa.array(inverse))),
+            "detail": _text(
+                pc.if_else(is_kept, pa.scalar(None, pa.string()), "cut to split a cluster over a cap")
+            ),
+        }
+    )
 
 
 def _merge_log(
@@ -183,48 +231,26 @@ def _merge_log(
     kept: np.ndarray,
     splits: list[CapSplit],
     labels: np.ndarray,
-    node_oneid: np.ndarray,
+    node_oneid: pa.Array,
     hub_values: pd.DataFrame,
     events: pd.DataFrame,
     settings: IdentitySettings,
     hash_key: bytes | None,
 ) -> pd.DataFrame:
     parts = []
-    logged = edges if settings.log_links else edges.take(~kept)
-    logged_kept = kept if settings.log_links else kept[~kept]
-    if len(logged):
-        type_code = ids.value_type[logged.value]
-        order = np.lexsort((logged.target, type_code, logged.source))
-        logged, logged_kept, type_code = logged.take(order), logged_kept[order], type_code[order]
-        unique_values, inverse = np.unique(logged.value, return_inverse=True)
-        names = np.asarray(ids.type_names, dtype=object)
-        hashes = value_hashes(names[ids.value_type[unique_values]], ids.texts(unique_values), hash_key)
-        channel, record_id = nodes.keys["channel"].array, nodes.keys["record_id"].array
-        parts.append(
-            pd.DataFrame(
-                {
-                    "event": np.where(logged_kept, "link", "cut"),
-                    "oneid": node_oneid[logged.source],
-                    "other_oneid": node_oneid[logged.target],
-                    "channel": channel.take(logged.source),
-                    "record_id": record_id.take(logged.source),
-                    "other_channel": channel.take(logged.target),
-                    "other_record_id": record_id.take(logged.target),
-                    "identifier_type": names[type_code],
-                    "value_hash": hashes[inverse],
-                    "detail": np.where(logged_kept, None, "cut to split a cluster over a cap"),
-                }
-            )
-        )
+    logged = np.ones(len(edges), dtype=bool) if settings.log_links else ~kept
+    if logged.any():
+        parts.append(_link_rows(nodes, ids, edges.take(logged), kept[logged], node_oneid, hash_key))
     for split in splits:
-        part_labels, part_sizes = np.unique(labels[split.nodes], return_counts=True)
+        part_labels, part_sizes = unique_counts(labels[split.nodes])
         cut = ", ".join(split.cut_types) or "no"
         parts.append(
             pd.DataFrame(
                 {
                     "event": "cap_split",
                     "oneid": [
-                        node_oneid[split.nodes[labels[split.nodes] == label][0]] for label in part_labels
+                        node_oneid[int(split.nodes[labels[split.nodes] == label][0])].as_py()
+                        for label in part_labels
                     ],
                     "detail": [
                         f"{split.reason}: cut {cut} links; part {index + 1} of {len(part_labels)} "
@@ -252,7 +278,7 @@ def _merge_log(
             )[["event", "identifier_type", "value_hash", "detail"]]
         )
     parts.append(events)
-    log = pd.concat([part for part in parts if len(part)] or [events], ignore_index=True)
-    log = log.reindex(columns=list(MERGE_LOG_COLUMNS))
-    log["period"] = period
+    parts = [part.astype({column: "string" for column in part.columns}) for part in parts if len(part)]
+    log = pd.concat(parts or [events], ignore_index=True).reindex(columns=list(MERGE_LOG_COLUMNS))
+    log["period"] = _constant(period, len(log))
     return log.astype(MERGE_LOG_COLUMNS)
