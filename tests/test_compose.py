@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -298,3 +299,21 @@ def test_compose_refuses_to_start_when_any_secret_is_missing_from_env(raw):
         without = {key: value for key, value in example.items() if key != name}
         with pytest.raises(KeyError, match=name):
             _interpolate(raw, without)
+
+
+def test_one_shot_commands_match_the_image_and_the_tierlib_cli(services):
+    init = services["airflow-init"]["command"]
+    assert init[0] == "bash" and init[1].startswith("/opt/tierflow/")
+    assert (ROOT / init[1].removeprefix("/opt/tierflow/")).is_file(), "the image copies it from the repo"
+
+    # The synth line, with the values the shell would see, must parse with tierlib's own CLI.
+    script = services["tierflow-synth"]["command"][-1]
+    env = _environment(services["tierflow-synth"])
+    line = re.search(r"python -m tierlib (synth .*?--out \S+)", script.replace("\\\n", " "), re.S).group(1)
+    line = re.sub(r'"?\$\{(\w+)\}"?', lambda match: env[match.group(1)], line)
+    from tierlib.cli import build_parser
+
+    args = build_parser().parse_args(shlex.split(line))
+    assert (args.members, args.months, args.start) == (20000, 24, "2024-11")
+    assert args.out == "/opt/tierflow/sources" == env["TIERFLOW_SOURCES"]
+    assert "/opt/tierflow/sources/_truth/manifest.json" in script, "rerunning up must not regenerate"
