@@ -28,7 +28,7 @@ REQUIRED_COLUMNS = {
 class Orders:
     """Orders placed before the as-of date, one array entry per order."""
 
-    member: np.ndarray  # int64 code into Population.ids
+    member: np.ndarray  # int64 code into Inputs.ids
     day: np.ndarray  # int64 days since 1970-01-01
     amount: np.ndarray  # paid
     discount: np.ndarray  # taken off
@@ -179,9 +179,11 @@ def _factorize(column: pd.Series, keep: np.ndarray | None, table: str | None = N
         uniques = uniques[used[1:]]
     if table is not None and (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
+        if keep is not None:
+            row = int(np.flatnonzero(keep)[row])
         raise InputError(
-            f"{table} row {row} (after the as-of filter) has no oneid; join the identity map "
-            "so every row carries one."
+            f"{table} row {row} has no oneid ({int((codes < 0).sum())} such rows); join the "
+            "identity map so every row carries one."
         )
     return codes, uniques
 
