@@ -90,19 +90,17 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
             outcomes[kind] = outcome
             failures += outcome.failures
             _log_table(channel_name, period, kind, outcome.figures)
-        if (
-            not failures
-            and not settings.allow_empty_channel
-            and all(o.figures["rows_in"] == 0 for o in outcomes.values())
-        ):
-            failures.append(
+        empty = len(outcomes) == len(sources) and all(o.figures["rows_in"] == 0 for o in outcomes.values())
+        if empty and not settings.allow_empty_channel:
+            failures.insert(
+                0,
                 Failure(
                     "empty_channel",
                     f"channel {channel_name}: every table of {period} is empty "
                     f"({', '.join(sources.values())}). The month's export came out empty: check the job "
                     f"that writes it and deliver again, or set validation.allow_empty_channel if that is "
                     f"expected.",
-                )
+                ),
             )
         docs_uri = None
         if docs:
