@@ -210,26 +210,47 @@ def _write_text(table: SourceTable, columns, path, bad_rows, bad_reasons, encode
     parts: list = []
     if is_json:
         for index, column in enumerate(columns):
-            prefix = ('{"' if index == 0 else ',"') + column.name + '":'
-            token = tokens[column.name]
+            key = ('{"' if index == 0 else ',"') + column.name + '":'
+            token, quoted = tokens[column.name]
             if column.missing == "omit":
-                parts.append(pc.fill_null(join(prefix, token), b""))
+                parts.append(pc.fill_null(join(key, _quote(token) if quoted else token), b""))
+            elif quoted and token.null_count == 0:
+                # Quotes go into the constant parts around the value: one pass less over the data.
+                parts += [key + '"', token, '"']
             else:
-                parts += [prefix, pc.fill_null(token, b"null")]
+                parts += [key, _fill(_quote(token) if quoted else token, b"null")]
         parts.append("}\n")
         header = b""
     else:
         for index, column in enumerate(columns):
             if index:
                 parts.append(",")
-            parts.append(pc.fill_null(tokens[column.name], b""))
+            parts.append(_fill(tokens[column.name][0], b""))
         parts.append("\n")
         header = (",".join(c.name for c in columns) + "\n").encode()
     with open(path, "wb") as handle:
         handle.write(header)
         if n:
-            lines = join(*parts)
+            lines = join(*_merge_constants(parts))
             handle.write(_buffer_bytes(lines if take is None else lines.take(pa.array(take))))
+
+
+def _quote(token: pa.Array) -> pa.Array:
+    return join(b'"', token, b'"')
+
+
+def _fill(token: pa.Array, missing: bytes) -> pa.Array:
+    return pc.fill_null(token, missing) if token.null_count else token
+
+
+def _merge_constants(parts: list) -> list:
+    merged: list = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return merged
 
 
 def _buffer_bytes(array: pa.Array) -> memoryview:
@@ -237,8 +258,11 @@ def _buffer_bytes(array: pa.Array) -> memoryview:
     return memoryview(array.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
 
-def _tokens(column: Column, is_json: bool) -> pa.Array:
-    """Each value as it appears in the file, as binary (null where the value is missing)."""
+def _tokens(column: Column, is_json: bool) -> tuple[pa.Array, bool]:
+    """Each value as it appears in the file, as binary (null where the value is missing).
+
+    The flag says the value is a JSON string still to be put in quotes.
+    """
     values = column.values
     kind = column.kind
     if kind in ("str", "text"):
@@ -250,23 +274,18 @@ def _tokens(column: Column, is_json: bool) -> pa.Array:
                 needs_quotes = pc.match_substring_regex(values, '[,"\\r\\n]')
                 quoted = join('"', pc.replace_substring(values, '"', '""'), '"')
                 values = pc.if_else(needs_quotes, quoted, values)
-        if is_json:
-            values = join('"', values, '"')
-        return values.cast(pa.binary())
+        return values.cast(pa.binary()), is_json
     if kind == "int":
-        return pa.array(np.asarray(values, dtype=np.int64)).cast(pa.string()).cast(pa.binary())
+        return pa.array(np.asarray(values, dtype=np.int64)).cast(pa.string()).cast(pa.binary()), False
     if kind == "amount":
-        return format_amounts(np.asarray(values, dtype=np.float64)).cast(pa.binary())
+        return format_amounts(np.asarray(values, dtype=np.float64)).cast(pa.binary()), False
     if kind == "bool":
         truthy, falsy = {"bool": ("true", "false"), "yn": ("Y", "N"), "10": ("1", "0")}[column.style]
-        if is_json and column.style != "bool":
-            truthy, falsy = f'"{truthy}"', f'"{falsy}"'
-        return pc.if_else(pa.array(np.asarray(values, dtype=bool)), truthy, falsy).cast(pa.binary())
+        text = pc.if_else(pa.array(np.asarray(values, dtype=bool)), truthy, falsy).cast(pa.binary())
+        return text, is_json and column.style != "bool"
     if kind == "time":
         text = format_times(np.asarray(values, dtype=np.int64), column.style)
-        if is_json and column.style != "epoch":
-            text = join('"', text, '"')
-        return text.cast(pa.binary())
+        return text.cast(pa.binary()), is_json and column.style != "epoch"
     raise ValueError(f"column {column.name}: kind {kind!r} cannot be written as text")
 
 
@@ -343,17 +362,18 @@ def _corrupt_tokens(table, tokens, columns, rows, reasons, encoded_text, is_json
         else:
             continue
         if is_json:
-            value = b'"' + value + b'"'
+            if not tokens[column][1]:
+                value = b'"' + value + b'"'
         elif b"," in value or b'"' in value:
             value = b'"' + value.replace(b'"', b'""') + b'"'
         replacements.setdefault(column, {})[row] = value
     for column, values in replacements.items():
-        mask = np.zeros(len(tokens[column]), dtype=bool)
+        token, quoted = tokens[column]
+        mask = np.zeros(len(token), dtype=bool)
         positions = sorted(values)
         mask[positions] = True
-        tokens[column] = pc.replace_with_mask(
-            tokens[column], pa.array(mask), pa.array([values[p] for p in positions], type=pa.binary())
-        )
+        replacement = pa.array([values[p] for p in positions], type=pa.binary())
+        tokens[column] = (pc.replace_with_mask(token, pa.array(mask), replacement), quoted)
 
 
 def _unparseable(seconds: int, style: str, rng: np.random.Generator) -> str:
