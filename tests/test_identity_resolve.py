@@ -561,3 +561,21 @@ def test_previous_map_listing_a_record_twice_is_refused():
     doubled = pd.concat([january.identity_map, january.identity_map.iloc[:1]], ignore_index=True)
     with pytest.raises(ValidationFailed, match="lists record app/100000002 twice"):
         resolve_identities(records(*PERSON_B), IdentitySettings(), "2026-02", doubled, january.registry)
+
+
+def test_cli_takes_the_identity_section_of_a_config(tmp_path, capsys):
+    from pathlib import Path
+
+    config = tmp_path / "tierflow.yaml"
+    project_config = Path(__file__).resolve().parent.parent / "config" / "tierflow.yaml"
+    config.write_text(project_config.read_text() + "\nidentity:\n  hub_max_records_per_channel: 2\n")
+    records_file = tmp_path / "records.parquet"
+    shared = "13511112222"
+    records(*[{"channel": "pos", "record_id": f"V{i}", "phone": shared} for i in range(3)]).to_parquet(
+        records_file
+    )
+    run_cli("--records", str(records_file), "--out", str(tmp_path / "default"))
+    assert json.loads(capsys.readouterr().out)["oneids"] == 1
+    run_cli("--records", str(records_file), "--out", str(tmp_path / "strict"), "--config", str(config))
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["oneids"], figures["hub_values_phone"]) == (3, 1)

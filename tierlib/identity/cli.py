@@ -108,21 +108,9 @@ def _run(args: argparse.Namespace) -> int:
 def _settings(config_path: str | None):
     if not config_path:
         return None
-    import yaml
+    from tierlib.config import load_config
 
-    from tierlib.errors import ConfigError
-    from tierlib.identity._settings import IdentitySettings
-
-    path = Path(config_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the config must be a YAML mapping of sections")
-    return IdentitySettings.from_dict(raw.get("identity"))
+    return load_config(config_path).stage("identity")
 
 
 def _read_table(path: Path, what: str):
