@@ -70,7 +70,7 @@ def summarize_periods(
     if codes.size:
         low = int(periods.min())
         span = int(periods.max()) - low + 1
-        distinct_keys = distinct_values(codes.astype(np.int64) * span + (periods - low))
+        distinct_keys = distinct_values(codes.astype(np.int64, copy=False) * span + (periods - low))
         n_periods = np.bincount(distinct_keys // span, minlength=n_customers)
     else:
         n_periods = np.zeros(n_customers, dtype=np.int64)

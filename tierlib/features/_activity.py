@@ -8,6 +8,8 @@ from tierlib.clv._fitting import distinct_values
 from tierlib.features._inputs import Inputs
 
 SOCIAL_EVENTS = ("share", "invite")
+PRESENCE_MATRIX_LIMIT = 256_000_000
+"""Largest member x value boolean matrix (bytes) used for distinct counts before sorting instead."""
 CONTENT_EVENTS = ("review", "post")
 
 
@@ -47,10 +49,21 @@ def spending_features(inputs: Inputs, purchase: np.ndarray) -> dict[str, np.ndar
 
 def channel_count(inputs: Inputs) -> np.ndarray:
     """Channels in which a member has a record, an order or an event before the as-of date."""
-    member = np.concatenate([inputs.records.member, inputs.orders.member, inputs.events.member])
-    channel = np.concatenate([inputs.records.channel, inputs.orders.channel, inputs.events.channel])
-    known = channel >= 0
-    return distinct_per_member(member[known], channel[known], inputs.n, len(inputs.channels))
+    n_channels = max(len(inputs.channels), 1)
+    tables = (inputs.records, inputs.orders, inputs.events)
+    if inputs.n * n_channels > PRESENCE_MATRIX_LIMIT:
+        member = np.concatenate([table.member for table in tables])
+        channel = np.concatenate([table.channel for table in tables])
+        known = channel >= 0
+        return distinct_per_member(member[known], channel[known], inputs.n, n_channels)
+    seen = np.zeros((inputs.n, n_channels), dtype=bool)
+    for table in tables:
+        if table.channel.size and table.channel.min() < 0:  # rows without a channel count for none
+            known = table.channel >= 0
+            seen[table.member[known], table.channel[known]] = True
+        else:
+            seen[table.member, table.channel] = True
+    return seen.sum(axis=1, dtype=np.int64)
 
 
 def first_registration_day(inputs: Inputs) -> np.ndarray:
@@ -73,7 +86,7 @@ def distinct_per_member(member: np.ndarray, value: np.ndarray, n: int, n_values:
     """How many distinct ``value`` codes each member code 0..n-1 has."""
     if member.size == 0:
         return np.zeros(n, dtype=np.int64)
-    if n * n_values <= 256_000_000:
+    if n * n_values <= PRESENCE_MATRIX_LIMIT:
         # a member x value presence matrix is O(rows) and needs no sort
         seen = np.zeros((n, n_values), dtype=bool)
         seen[member, value] = True

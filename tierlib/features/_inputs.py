@@ -197,7 +197,9 @@ def _remap(codes: np.ndarray, uniques: np.ndarray, index: pd.Index) -> np.ndarra
 
 
 def _registered_days(frame: pd.DataFrame, as_of_micros: int) -> np.ndarray:
-    registered = pd.to_datetime(frame["registered_at"]).to_numpy().astype("datetime64[us]").view(np.int64)
+    registered = (
+        pd.to_datetime(frame["registered_at"]).to_numpy().astype("datetime64[us]", copy=False).view(np.int64)
+    )
     missing = registered == np.iinfo(np.int64).min  # NaT
     usable = ~missing & (registered < as_of_micros)
     return np.where(usable, np.floor_divide(registered, MICROS_PER_DAY), -1)
@@ -208,7 +210,7 @@ def _micros(frame: pd.DataFrame, column: str, table: str) -> np.ndarray:
         values = pd.to_datetime(frame[column])
     except (TypeError, ValueError) as error:
         raise InputError(f"{table}.{column} holds a value that is not a timestamp: {error}") from error
-    micros = values.to_numpy().astype("datetime64[us]").view(np.int64)
+    micros = values.to_numpy().astype("datetime64[us]", copy=False).view(np.int64)
     if (micros == np.iinfo(np.int64).min).any():
         row = int(np.flatnonzero(micros == np.iinfo(np.int64).min)[0])
         raise InputError(f"{table}.{column} is empty at row {row}; every {table[:-1]} needs a time.")
