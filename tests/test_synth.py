@@ -13,6 +13,7 @@ import io
 import json
 import os
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -589,3 +590,20 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
     assert "300 people" in capsys.readouterr().out
     manifest = json.loads((out / "_truth" / "manifest.json").read_text())
     assert manifest["periods"] == ["2024-05", "2024-06"] and manifest["settings"]["bad_rate"] == 0.005
+
+
+def test_free_text_with_commas_and_quotes_survives_csv_and_json(data):
+    nicks = [row["buyer_nick"] for _, row in data.good_rows("ecommerce", "members")]
+    assert any("Amy, " in nick for nick in nicks) and any('"K"' in nick for nick in nicks)
+    assert any('"K"' in row["nick_name"] for _, row in data.good_rows("wechat", "members"))
+    paths = [os.path.join(data.root, "ecommerce", f"period={p}", "members.csv") for p in PERIODS]
+    raw = b"".join(Path(path).read_bytes() for path in paths)
+    assert b'""K""' in raw  # quotes doubled inside a quoted field
+
+
+def test_every_version_of_a_record_agrees_on_what_did_not_change(data):
+    birthdays = defaultdict(set)
+    for _, row in data.good_rows("app", "members"):
+        birthdays[row["user_id"]].add(row["birthday"])
+    assert all(len(values) == 1 for values in birthdays.values())
+    assert any(None in values for values in birthdays.values())

@@ -92,10 +92,9 @@ def _members(world: World, code: int) -> SourceTable:
     phone = _phones(people, records, rec, versions.new_phone[rows])
     name = world.names.take(pa.array(person))
     channel = CHANNELS[code]
-    rng = world.rng
     if code == APP:
         birthday = format_dates(people.birth_day[person], "-")
-        known = rng.random(len(rows)) < BIRTHDAY_KNOWN_SHARE
+        known = _record_share(rec, BIRTHDAY_KNOWN_SHARE)
         columns = [
             Column("user_id", "str", record_id),
             Column("mobile", "str", phone),
@@ -182,9 +181,9 @@ def _members(world: World, code: int) -> SourceTable:
         return SourceTable(channel, "members", "parquet", columns, _period(world, updated), "updated_at")
     store = records.store[rec]
     # Guides often save a customer as "Ms Wang" rather than the full name.
-    title = pick(("女士", "先生"), rng.integers(0, 2, len(rows)))
+    title = pick(("女士", "先生"), (rec % 2).astype(np.int64))
     short = join(pick([s for s, _ in vocab.SURNAMES], people.surname[person]), title)
-    guide_name = pc.if_else(pa.array(rng.random(len(rows)) < SIR_MADAM_SHARE), short, name)
+    guide_name = pc.if_else(pa.array(_record_share(rec, SIR_MADAM_SHARE)), short, name)
     columns = [
         Column("customer_id", "str", record_id),
         Column("guide_id", "str", guide_codes(store, records.guide[rec])),
@@ -344,6 +343,11 @@ def _events(world: World, code: int) -> SourceTable:
     ]
     channel = CHANNELS[code]
     return SourceTable(channel, "events", FORMATS[channel], columns, _period(world, time), names[2])
+
+
+def _record_share(record: np.ndarray, share: float) -> np.ndarray:
+    """A fixed pseudo-random subset of records, so that every version of a record agrees."""
+    return (np.asarray(record, dtype=np.int64) * 2_654_435_761 % 1_000_003) < share * 1_000_003
 
 
 def _period(world: World, time: np.ndarray) -> np.ndarray:

@@ -218,7 +218,7 @@ def _channels(n: int, acquired: np.ndarray, span_end: int, rng: np.random.Genera
     later = 1.0 - rng.random((n, 6)) ** (1.0 / 3.0)  # Beta(1, 3): most other channels follow soon
     lag = ((span_end - acquired)[:, None] * later).astype(np.int64)
     registered = np.where(rank == 0, acquired[:, None], acquired[:, None] + lag)
-    registered = np.where(member, registered, NOT_REGISTERED)
+    registered = np.where(member, np.minimum(registered, span_end - 1), NOT_REGISTERED)
     taste = rng.gamma(2.0, 0.5, size=(n, 6))
     order_weight = np.where(member, ORDER_AFFINITY[None, :] * taste, 0.0).astype(np.float32)
     event_weight = np.where(member, EVENT_AFFINITY[None, :] * taste, 0.0).astype(np.float32)

@@ -47,6 +47,7 @@ EMAIL_DOMAINS = ("163.com", "126.com", "gmail.com", "sina.com", "outlook.com", "
 NICK_WORDS = (
     "小", "阿", "大", "爱吃鱼的", "快乐", "追风", "安静的", "momo", "lucky", "sunny",
     "Coco", "Kiki", "Leo", "Amy", "Tony", "夏天", "橘子", "奶茶", "木木", "糖糖",
+    "Amy, ", '"K"',  # a comma and quotes: CSV must quote, JSON must escape
 )  # fmt: skip
 NICK_SUFFIXES = ("", "", "", "🌸", "✨", "~", "_", "😊", "丫", "酱")
 
