@@ -10,9 +10,10 @@ commit side (:func:`publish`) writes files to a storage root atomically and
 from tierlib.publish._audience import channel_audience, customer_match_phone, sha256_hex
 from tierlib.publish._build import ROLES, ExportTables, build_exports
 from tierlib.publish._commit import PublishError, build_manifest, publish, read_published, verify_published
-from tierlib.publish._contacts import Suppression, member_contacts, suppression_from_frames
+from tierlib.publish._contacts import Contacts, Suppression, member_contacts, suppression_from_frames
 from tierlib.publish._deltas import row_deltas
 from tierlib.publish._files import ExportFile, decode, encode, segment_file_path
+from tierlib.publish._frames import MemberIndex
 from tierlib.publish._lift import (
     LIFT_COLUMNS,
     difference_of_proportions,
@@ -31,9 +32,11 @@ __all__ = [
     "LIFT_COLUMNS",
     "ROLES",
     "TREATED",
+    "Contacts",
     "ExportChannel",
     "ExportFile",
     "ExportTables",
+    "MemberIndex",
     "PublishError",
     "PublishSettings",
     "SegmentRule",

@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from tierlib.publish._audience import channel_audience
-from tierlib.publish._contacts import Suppression, member_contacts, suppressed_members
+from tierlib.publish._audience import AudienceBuilder
+from tierlib.publish._contacts import Contacts, Suppression, member_contacts
 from tierlib.publish._deltas import row_deltas
-from tierlib.publish._segments import ASSIGNMENT_COLUMNS, HOLDOUT, TREATED, assign_channel, segment_members
+from tierlib.publish._frames import MemberIndex, arrow_text, text_series
+from tierlib.publish._segments import (
+    ASSIGNMENT_COLUMNS,
+    HOLDOUT,
+    TREATED,
+    assign_channel,
+    segment_members,
+)
 from tierlib.publish._settings import PublishSettings
 
 ROLES = ("members", "holdout", "added", "removed")
@@ -48,34 +58,37 @@ def build_exports(
     published ``members`` tables by (channel, segment), or None when last month
     was not published (then every row is "added").
     """
-    contacts = member_contacts(records, identity_map, settings.default_region)
-    suppressed = suppressed_members(records, identity_map, suppression, settings.default_region)
-    members = segment_members(tiers, settings)
+    members = MemberIndex(tiers["oneid"], identity_map["oneid"])
+    contacts = member_contacts(records, identity_map, members, suppression, settings.default_region)
+    qualified = segment_members(tiers, settings, members)
+    builder = AudienceBuilder(contacts, {"phone": suppression.phones, "email": suppression.emails})
     segments: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
     basis: dict[tuple[str, str], str] = {}
     assignments = []
     figures: dict = {
         "members_in_tiers": len(tiers),
-        "records_latest_with_oneid": len(contacts),
-        "members_suppressed": len(suppressed),
+        "records_latest_with_oneid": len(contacts.latest),
+        "record_versions_without_oneid": contacts.versions_without_oneid,
+        "members_suppressed": int(contacts.suppressed.sum()),
         "suppression_entries": len(suppression.phones) + len(suppression.emails),
         "suppression_entries_unusable": suppression.unusable,
         "channels": {},
     }
     for channel_name, channel in settings.channels.items():
-        audience = channel_audience(channel, contacts, suppressed, suppression)
-        assigned = assign_channel(channel_name, members, pd.Index(audience["oneid"]), settings)
-        assignments.append(assigned)
+        audience = builder.audience(channel)
+        reachable = members.mask(audience["member"].to_numpy())
+        assigned = assign_channel(channel_name, qualified, reachable, settings)
+        assignments.append(assigned.assign(channel=channel_name))
         columns = list(channel.export_columns)
-        rows = assigned.merge(audience, on="oneid", how="left", validate="many_to_one")
+        values = _values_by_member(audience, columns, members, contacts)
         channel_figures = {"reachable_members": len(audience), "segments": {}}
         for segment_name, rule in settings.segments.items():
             if channel_name not in rule.channels:
                 continue
-            in_segment = rows[rows["segment"] == segment_name]
+            in_segment = assigned[assigned["segment"] == segment_name]
             tables = {
-                "members": _file_rows(in_segment[in_segment["group"] == TREATED], columns),
-                "holdout": _file_rows(in_segment[in_segment["group"] == HOLDOUT], columns),
+                role: _file_rows(values, in_segment.loc[in_segment["group"] == group, "member"].to_numpy())
+                for role, group in (("members", TREATED), ("holdout", HOLDOUT))
             }
             earlier = None if previous is None else previous.get((channel_name, segment_name))
             if previous is not None and earlier is None:
@@ -86,17 +99,64 @@ def build_exports(
             segments[(channel_name, segment_name)] = tables
             channel_figures["segments"][segment_name] = {role: len(tables[role]) for role in ROLES}
         figures["channels"][channel_name] = channel_figures
-    if assignments:
-        all_assignments = pd.concat(assignments, ignore_index=True)
-    else:
-        all_assignments = pd.DataFrame({name: [] for name in ASSIGNMENT_COLUMNS}).astype(ASSIGNMENT_COLUMNS)
-    all_assignments = all_assignments.sort_values(["channel", "segment", "group", "oneid"]).reset_index(
-        drop=True
+    return ExportTables(
+        segments=segments,
+        assignments=_assignment_table(assignments, members),
+        delta_basis=basis,
+        figures=figures,
     )
-    return ExportTables(segments=segments, assignments=all_assignments, delta_basis=basis, figures=figures)
 
 
-def _file_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The rows of a file: the channel's columns only, each distinct row once, sorted."""
-    out = frame[columns].astype("string").drop_duplicates()
-    return out.sort_values(columns, na_position="last").reset_index(drop=True)
+def _values_by_member(
+    audience: pd.DataFrame, columns: list[str], members: MemberIndex, contacts: Contacts
+) -> dict[str, pa.Array]:
+    """Each export column as an Arrow array indexed by member code (null where unreachable)."""
+    position = np.full(len(members), -1, dtype=np.int64)
+    position[audience["member"].to_numpy()] = np.arange(len(audience))
+    where = pa.array(position, mask=position < 0, type=pa.int64())
+    out = {}
+    for column in columns:
+        if column == "oneid":
+            out[column] = members.oneids
+        else:
+            out[column] = arrow_text(audience[column]).take(where)
+    return out
+
+
+def _file_rows(values: dict[str, pa.Array], member_codes: np.ndarray) -> pd.DataFrame:
+    """The rows of a file: the channel's columns only, each distinct row once, sorted (nulls last)."""
+    take = pa.array(member_codes, type=pa.int64())
+    table = pa.table({name: array.take(take) for name, array in values.items()})
+    names = list(values)
+    if table.num_rows:
+        table = table.group_by(names, use_threads=False).aggregate([])
+        order = pc.sort_indices(table, sort_keys=[(name, "ascending", "at_end") for name in names])
+        table = table.select(names).take(order)
+    return pd.DataFrame({name: text_series(table.column(name).combine_chunks()) for name in names})
+
+
+def _assignment_table(frames: list[pd.DataFrame], members: MemberIndex) -> pd.DataFrame:
+    """ASSIGNMENT_COLUMNS sorted by channel, segment, group, oneid (member codes sort as oneids do)."""
+    if not frames:
+        return pd.DataFrame({name: [] for name in ASSIGNMENT_COLUMNS}).astype(ASSIGNMENT_COLUMNS)
+    frame = pd.concat(frames, ignore_index=True)
+    channel_order = pd.Categorical(frame["channel"], categories=sorted(frame["channel"].unique())).codes
+    order = np.lexsort(
+        (
+            frame["member"].to_numpy(),
+            frame["group"].to_numpy() != HOLDOUT,  # "holdout" sorts before "treated"
+            frame["segment_order"].to_numpy(),
+            channel_order,
+        )
+    )
+    frame = frame.iloc[order].reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            "channel": frame["channel"],
+            "segment": frame["segment"],
+            "oneid": members.names(frame["member"].to_numpy()),
+            "priority": frame["priority"],
+            "group": frame["group"],
+        }
+    )
+    return out.astype(ASSIGNMENT_COLUMNS)

@@ -19,10 +19,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tierlib.errors import InputError
 from tierlib.identity import normalize_email, normalize_identifier, normalize_phone
+from tierlib.publish._frames import (
+    MemberIndex,
+    arrow_text,
+    first_of_runs,
+    is_in,
+    map_distinct,
+    record_keys,
+    text_series,
+)
 from tierlib.publish._settings import CONSENT_FLAGS
 
 RECORD_INPUT_COLUMNS = (
@@ -39,7 +51,7 @@ RECORD_INPUT_COLUMNS = (
 )
 """The standardized record columns publishing reads."""
 
-CONTACT_COLUMNS = ("phone", "email", "openid", "device_id", "store_id", "guide_id")
+_OPAQUE_VALUES = ("openid", "device_id", "store_id", "guide_id")
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,33 @@ class Suppression:
     @classmethod
     def empty(cls) -> Suppression:
         return cls(frozenset(), frozenset(), 0)
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """The latest version of every record the identity map knows, and who is suppressed.
+
+    ``latest`` columns: ``member`` (code in ``members``), ``channel``, ``updated``
+    (int, ns), ``rank`` (the record's place in (channel, record_id) order), the
+    normalized values ``phone`` (E.164), ``email``, ``openid``, ``device_id``,
+    ``store_id``, ``guide_id`` (null when missing or invalid), and the consent
+    flags (nullable boolean).  ``suppressed`` is a bool per member code.
+    """
+
+    latest: pd.DataFrame
+    suppressed: np.ndarray
+    members: MemberIndex
+    versions_without_oneid: int = 0
+
+    def flag(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(says_true, says_false)`` per latest record for a consent flag."""
+        values = self.latest[name]
+        return values.eq(True).fillna(False).to_numpy(bool), values.eq(False).fillna(False).to_numpy(bool)
+
+    def refusing(self, flag: str) -> np.ndarray:
+        """Bool per member code: some latest record of the member says False for ``flag``."""
+        _, says_false = self.flag(flag)
+        return self.members.mask(self.latest["member"].to_numpy()[says_false])
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
@@ -104,142 +143,141 @@ def _present(values: pd.Series) -> pd.Series:
     return (text.notna() & (text != "")).fillna(False).astype(bool)
 
 
-def latest_versions(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per (channel, record_id): its latest version by ``updated_at``.
+def member_contacts(
+    records: pd.DataFrame,
+    identity_map: pd.DataFrame,
+    members: MemberIndex,
+    suppression: Suppression,
+    default_region: str,
+) -> Contacts:
+    """Latest record versions with member codes and normalized values, and the suppressed members.
 
-    Versions with equal ``updated_at`` keep the one read last (a later month's file).
-    """
-    require_columns(records, ("channel", "record_id", "updated_at"), "standardized records")
-    frame = records.reset_index(drop=True)
-    frame = frame.assign(_read_order=range(len(frame)))
-    frame = frame.sort_values(["channel", "record_id", "updated_at", "_read_order"], na_position="first")
-    latest = frame.drop_duplicates(["channel", "record_id"], keep="last")
-    return latest.drop(columns="_read_order").reset_index(drop=True)
-
-
-def member_contacts(records: pd.DataFrame, identity_map: pd.DataFrame, default_region: str) -> pd.DataFrame:
-    """Latest record versions with their oneid and normalized contact values.
-
-    Columns: oneid, channel, record_id, updated_at, the consent flags (nullable
-    boolean), ``phone`` (E.164), ``email``, ``openid``, ``device_id``,
-    ``store_id``, ``guide_id`` (trimmed; null when missing or invalid).
-    Records the identity map does not know are left out (counted by the caller).
+    ``records``: every version of every record up to the month; versions of
+    records the identity map does not know are left out (and counted).
     """
     require_columns(records, RECORD_INPUT_COLUMNS, "standardized records")
     require_columns(identity_map, ("channel", "record_id", "oneid"), "identity map")
-    latest = latest_versions(records[list(RECORD_INPUT_COLUMNS)])
-    keys = (
-        identity_map[["channel", "record_id", "oneid"]]
-        .astype("string")
-        .drop_duplicates(["channel", "record_id"])
-    )
-    latest = latest.astype({"channel": "string", "record_id": "string"})
-    frame = latest.merge(keys, on=["channel", "record_id"], how="inner", validate="one_to_one")
-    out = pd.DataFrame(
+    identity_keys = record_keys(identity_map)
+    if len(pc.unique(identity_keys)) != len(identity_keys):
+        counts = pc.value_counts(identity_keys)
+        repeated = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"].as_py()
+        raise InputError(
+            f"identity map lists record {repeated.replace(chr(31), '/')!r} more than once; "
+            "rerun the identity stage for this month"
+        )
+    record = pc.index_in(record_keys(records), value_set=identity_keys).fill_null(-1).to_numpy()
+    record = record.astype(np.int64)
+    known = np.flatnonzero(record >= 0)
+    record_member = members.codes(identity_map["oneid"])
+    rank = np.empty(len(identity_map), dtype=np.int64)
+    by_name = pa.table({"c": arrow_text(identity_map["channel"]), "r": arrow_text(identity_map["record_id"])})
+    rank[pc.sort_indices(by_name, [("c", "ascending"), ("r", "ascending")]).to_numpy()] = np.arange(len(rank))
+
+    versions = records.iloc[known]
+    version_record = record[known]
+    phone = map_distinct(versions["phone"], lambda raw: normalize_phone(raw, default_region=default_region))
+    email = map_distinct(versions["email"], normalize_email)
+    listed = is_in(phone, suppression.phones) | is_in(email, suppression.emails)
+    suppressed = members.mask(record_member[version_record[listed]])
+
+    updated = versions["updated_at"].astype("datetime64[ns]").to_numpy().view(np.int64)  # NaT is the smallest
+    order = np.lexsort((np.arange(len(versions)), updated, version_record))
+    sorted_record = version_record[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = sorted_record[1:] != sorted_record[:-1]
+    take = order[last]  # the latest version of each record, in record-code order
+    latest_record = version_record[take]
+    take_arrow = pa.array(take, type=pa.int64())
+    latest = pd.DataFrame(
         {
-            "oneid": frame["oneid"].astype("string"),
-            "channel": frame["channel"],
-            "record_id": frame["record_id"],
-            "updated_at": frame["updated_at"],
-            "phone": normalize_phone(frame["phone"], default_region=default_region),
-            "email": normalize_email(frame["email"]),
-            "openid": normalize_identifier("openid", frame["openid"]),
-            "device_id": normalize_identifier("openid", frame["device_id"]),
-            "store_id": normalize_identifier("openid", frame["store_id"]),
-            "guide_id": normalize_identifier("openid", frame["guide_id"]),
+            "member": record_member[latest_record],
+            "channel": text_series(arrow_text(versions["channel"]).take(take_arrow)),
+            "updated": updated[take],
+            "rank": rank[latest_record],
+            "phone": text_series(phone.take(take_arrow)),
+            "email": text_series(email.take(take_arrow)),
         }
     )
+    for name in _OPAQUE_VALUES:
+        values = arrow_text(versions[name]).take(take_arrow)
+        latest[name] = text_series(map_distinct(values, lambda raw: normalize_identifier("openid", raw)))
     for flag in CONSENT_FLAGS:
-        out[flag] = frame[flag].astype("boolean")
-    return out
+        latest[flag] = versions[flag].astype("boolean").iloc[take].reset_index(drop=True)
+    latest = latest[latest["member"] >= 0].reset_index(drop=True)
+    return Contacts(latest, suppressed, members, versions_without_oneid=len(records) - len(known))
 
 
-def suppressed_members(
-    records: pd.DataFrame, identity_map: pd.DataFrame, suppression: Suppression, default_region: str
-) -> pd.Index:
-    """Oneids with any record version, latest or not, carrying a listed phone or email.
-
-    Every version counts, not just the latest: someone who opted out with the
-    number they had then is still the person who opted out.  (A listed value on
-    none of our records cannot be tied to anyone; docs/publish.md says so.)
-    """
-    require_columns(records, ("channel", "record_id", "phone", "email"), "standardized records")
-    frame = records[["channel", "record_id", "phone", "email"]]
-    listed = normalize_phone(frame["phone"], default_region=default_region).isin(suppression.phones)
-    listed |= normalize_email(frame["email"]).isin(suppression.emails)
-    hits = frame.loc[listed.fillna(False).astype(bool), ["channel", "record_id"]].astype("string")
-    keys = identity_map[["channel", "record_id", "oneid"]].astype("string")
-    return pd.Index(hits.merge(keys, on=["channel", "record_id"])["oneid"].unique())
-
-
-def refusing_members(contacts: pd.DataFrame, flag: str) -> pd.Index:
-    """Oneids with any latest record that says False for ``flag``."""
-    return pd.Index(contacts.loc[contacts[flag].eq(False).fillna(False).astype(bool), "oneid"].unique())
-
-
-def consenting_members(contacts: pd.DataFrame, flag: str, excluded: pd.Index) -> pd.Index:
-    """Oneids with a latest record saying True for ``flag``, none saying False, not excluded."""
-    granted = contacts.loc[contacts[flag].eq(True).fillna(False).astype(bool), "oneid"].unique()
-    granted = pd.Index(granted)
-    return granted.difference(refusing_members(contacts, flag)).difference(excluded)
+def consenting_members(contacts: Contacts, flag: str) -> np.ndarray:
+    """Bool per member code: a latest record says True for ``flag``, none says False, not suppressed."""
+    says_true, _ = contacts.flag(flag)
+    granted = contacts.members.mask(contacts.latest["member"].to_numpy()[says_true])
+    return granted & ~contacts.refusing(flag) & ~contacts.suppressed
 
 
 def reachable_values(
-    contacts: pd.DataFrame,
+    contacts: Contacts,
     value: str,
     flag: str,
     *,
-    excluded: pd.Index,
     blocked_values: frozenset[str] = frozenset(),
     record_channels: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """One contact value per member who may be reached on it: columns ``oneid``, ``value``.
+    """One contact value per member who may be reached on it: columns ``member``, ``value``.
 
     The value comes from a latest record that consents (``flag`` True) within
     ``record_channels`` (all when empty); members refusing ``flag`` anywhere,
-    members in ``excluded`` (suppressed), values refused anywhere and values in
-    ``blocked_values`` (the opt-out list) are left out.  Of several qualifying
-    records the most recently updated gives the value (then channel, record_id).
+    suppressed members, values refused on any record and ``blocked_values``
+    (the opt-out list) are left out.  Of several qualifying records the most
+    recently updated gives the value (then channel, record_id).
     """
-    has_value = contacts[value].notna()
-    refused = contacts[flag].eq(False).fillna(False).astype(bool)
-    granted = contacts[flag].eq(True).fillna(False).astype(bool)
-    refused_values = set(contacts.loc[refused & has_value, value].tolist())
-    candidates = contacts[granted & has_value]
+    latest = contacts.latest
+    values = latest[value]
+    member = latest["member"].to_numpy()
+    has_value = values.notna().to_numpy()
+    says_true, says_false = contacts.flag(flag)
+    refused_values = arrow_text(values[says_false & has_value])
+    keep = says_true & has_value & ~contacts.refusing(flag)[member] & ~contacts.suppressed[member]
     if record_channels:
-        candidates = candidates[candidates["channel"].isin(record_channels)]
-    bad_members = refusing_members(contacts, flag).union(excluded)
-    blocked = refused_values | set(blocked_values)
-    keep = ~candidates["oneid"].isin(bad_members) & ~candidates[value].isin(blocked)
-    candidates = candidates[keep.astype(bool)]
-    candidates = candidates.sort_values(
-        ["oneid", "updated_at", "channel", "record_id"],
-        ascending=[True, False, True, True],
-        na_position="last",
-    )
-    chosen = candidates.drop_duplicates("oneid", keep="first")
-    return pd.DataFrame({"oneid": chosen["oneid"].to_numpy(), "value": chosen[value].to_numpy()}).astype(
-        "string"
-    )
+        keep &= is_in(latest["channel"], record_channels)
+    keep &= ~is_in(values, refused_values)
+    if blocked_values:
+        keep &= ~is_in(values, blocked_values)
+    rows = np.flatnonzero(keep)
+    # Newest first: ~updated reverses the order without overflowing at NaT.
+    rows = rows[
+        np.lexsort((latest["rank"].to_numpy()[rows], ~latest["updated"].to_numpy()[rows], member[rows]))
+    ]
+    rows = rows[first_of_runs(member[rows])]
+    return pd.DataFrame({"member": member[rows], "value": values.iloc[rows].reset_index(drop=True)})
 
 
-def latest_assignment(contacts: pd.DataFrame, members: pd.Index, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Store and guide of each member from their most recently updated record that names one.
+def latest_assignment(contacts: Contacts, eligible: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Store and guide of each eligible member from their newest record that names a guide (else a store).
 
-    Columns: ``oneid`` and the requested ones of ``store_id``/``guide_id``;
-    members whose records name none of them are left out.
+    Columns: ``member`` and the requested ones of ``store_id``/``guide_id``;
+    members whose records name none of them are left out.  ``eligible`` is a
+    bool per member code.
     """
     wanted = [column for column in columns if column in ("store_id", "guide_id")]
-    frame = contacts[contacts["oneid"].isin(members)]
     if not wanted:
-        return pd.DataFrame({"oneid": pd.Series(sorted(members), dtype="string")})
-    # The guide is the stronger fact (a person assigned the member); prefer records that name one.
-    names_one = frame[wanted].notna().any(axis=1)
-    frame = frame[names_one].assign(_has_guide=frame["guide_id"].notna() if "guide_id" in wanted else False)
-    frame = frame.sort_values(
-        ["oneid", "_has_guide", "updated_at", "channel", "record_id"],
-        ascending=[True, False, False, True, True],
-        na_position="last",
+        return pd.DataFrame({"member": np.flatnonzero(eligible).astype(np.int64)})
+    latest = contacts.latest
+    member = latest["member"].to_numpy()
+    names_one = np.zeros(len(latest), dtype=bool)
+    for column in wanted:
+        names_one |= latest[column].notna().to_numpy()
+    rows = np.flatnonzero(names_one & eligible[member])
+    # The guide is the stronger fact (a person assigned the member): records that name one come first.
+    no_guide = (
+        latest["guide_id"].isna().to_numpy()[rows] if "guide_id" in wanted else np.zeros(len(rows), bool)
     )
-    chosen = frame.drop_duplicates("oneid", keep="first")
-    return chosen[["oneid", *wanted]].reset_index(drop=True).astype("string")
+    rows = rows[
+        np.lexsort(
+            (latest["rank"].to_numpy()[rows], ~latest["updated"].to_numpy()[rows], no_guide, member[rows])
+        )
+    ]
+    rows = rows[first_of_runs(member[rows])]
+    out = pd.DataFrame({"member": member[rows]})
+    for column in wanted:
+        out[column] = latest[column].iloc[rows].reset_index(drop=True)
+    return out

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-_SEPARATOR = "\x1f"
+from tierlib.publish._frames import arrow_text, is_in
+
+_SEPARATOR = pa.scalar("\x1f", pa.large_string())
 
 
-def _row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+def _row_keys(frame: pd.DataFrame, columns: list[str]) -> pa.Array:
     # Null and empty text are the same in a CSV file, so they compare equal here too.
-    text = frame[columns].astype("string").fillna("")
-    key = text[columns[0]]
-    for column in columns[1:]:
-        key = key + _SEPARATOR + text[column]
-    return key
+    parts = [arrow_text(frame[column]).fill_null("") for column in columns]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _SEPARATOR)
 
 
 def row_deltas(
@@ -35,6 +36,6 @@ def row_deltas(
     previous = previous.astype({column: "string" for column in columns})
     current_keys = _row_keys(current, columns)
     previous_keys = _row_keys(previous, columns)
-    added = current[~current_keys.isin(previous_keys).to_numpy()]
-    removed = previous[~previous_keys.isin(current_keys).to_numpy()]
+    added = current[~is_in(current_keys, previous_keys)]
+    removed = previous[~is_in(previous_keys, current_keys)]
     return added.reset_index(drop=True), removed.reset_index(drop=True), "previous"

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tierlib.publish._contacts import require_columns
+from tierlib.publish._frames import MemberIndex, positions, record_keys
 from tierlib.publish._segments import HOLDOUT, TREATED
 
 ALL_CHANNELS = "all"
@@ -53,52 +54,64 @@ Statistics that need more members than a group has are null.
 
 
 def member_outcomes(orders: pd.DataFrame, identity_map: pd.DataFrame) -> pd.DataFrame:
-    """Per oneid with orders: ``converted`` (a paid order) and ``spend`` (amount net of refunds)."""
+    """Per oneid with orders: ``converted`` (a paid order) and ``spend`` (amount net of refunds).
+
+    Orders of records the identity map does not know are left out.
+    """
     require_columns(orders, ("channel", "record_id", "amount", "refund_amount"), "orders of the month")
     require_columns(identity_map, ("channel", "record_id", "oneid"), "identity map")
-    keys = (
-        identity_map[["channel", "record_id", "oneid"]]
-        .astype("string")
-        .drop_duplicates(["channel", "record_id"])
-    )
-    frame = orders[["channel", "record_id", "amount", "refund_amount"]].astype(
-        {"channel": "string", "record_id": "string", "amount": "float64", "refund_amount": "float64"}
-    )
-    frame = frame.merge(keys, on=["channel", "record_id"], how="inner")
-    frame = frame.assign(
-        paid=(frame["amount"].fillna(0.0) > 0).astype("int64"),
-        spend=frame["amount"].fillna(0.0) - frame["refund_amount"].fillna(0.0),
-    )
-    out = frame.groupby("oneid", sort=True).agg(paid=("paid", "sum"), spend=("spend", "sum")).reset_index()
+    record = positions(record_keys(orders), record_keys(identity_map))
+    known = record >= 0
+    members = MemberIndex(identity_map["oneid"])
+    member = members.codes(identity_map["oneid"])[record[known]]
+    amount = orders["amount"].astype("float64").fillna(0.0).to_numpy()[known]
+    refund = orders["refund_amount"].astype("float64").fillna(0.0).to_numpy()[known]
+    keep = member >= 0
+    member, amount, refund = member[keep], amount[keep], refund[keep]
+    paid = np.bincount(member, weights=(amount > 0).astype(np.float64), minlength=len(members))
+    spend = np.bincount(member, weights=amount - refund, minlength=len(members))
+    bought = np.flatnonzero(np.bincount(member, minlength=len(members)) > 0)
     return pd.DataFrame(
-        {"oneid": out["oneid"].astype("string"), "converted": out["paid"] > 0, "spend": out["spend"]}
+        {"oneid": members.names(bought), "converted": paid[bought] > 0, "spend": spend[bought]}
     )
 
 
 def lift_table(assignments: pd.DataFrame, outcomes: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """The lift of every (segment, channel) in ``assignments`` (a month's ASSIGNMENT_COLUMNS)."""
     require_columns(assignments, ("channel", "segment", "oneid", "group"), "last month's assignments")
-    by_member = outcomes.set_index("oneid")
+    require_columns(outcomes, ("oneid", "converted", "spend"), "member outcomes")
+    members = MemberIndex(assignments["oneid"], outcomes["oneid"])
+    converted = np.zeros(len(members), dtype=bool)
+    spend = np.zeros(len(members), dtype=np.float64)
+    bought = members.codes(outcomes["oneid"])
+    converted[bought] = outcomes["converted"].to_numpy(bool)
+    spend[bought] = outcomes["spend"].astype("float64").to_numpy()
+    member = members.codes(assignments["oneid"])
+    segment = assignments["segment"].astype("string").to_numpy(dtype=object)
+    channel = assignments["channel"].astype("string").to_numpy(dtype=object)
+    treated_rows = (assignments["group"] == TREATED).to_numpy(bool)
+    holdout_rows = (assignments["group"] == HOLDOUT).to_numpy(bool)
     rows = []
-    for segment in sorted(assignments["segment"].unique()):
-        in_segment = assignments[assignments["segment"] == segment]
-        treated_all = set(in_segment.loc[in_segment["group"] == TREATED, "oneid"])
-        holdout_all = set(in_segment.loc[in_segment["group"] == HOLDOUT, "oneid"]) - treated_all
-        rows.append(_row(segment, ALL_CHANNELS, treated_all, holdout_all, by_member, confidence))
-        for channel in sorted(in_segment["channel"].unique()):
-            part = in_segment[in_segment["channel"] == channel]
-            treated = set(part.loc[part["group"] == TREATED, "oneid"])
-            holdout = set(part.loc[part["group"] == HOLDOUT, "oneid"])
-            rows.append(_row(segment, channel, treated, holdout, by_member, confidence))
+    for name in sorted(set(segment)):
+        in_segment = segment == name
+        treated_all = np.unique(member[in_segment & treated_rows])
+        holdout_all = np.setdiff1d(np.unique(member[in_segment & holdout_rows]), treated_all)
+        groups = {ALL_CHANNELS: (treated_all, holdout_all)}
+        for each in sorted(set(channel[in_segment])):
+            part = in_segment & (channel == each)
+            groups[each] = (np.unique(member[part & treated_rows]), np.unique(member[part & holdout_rows]))
+        for each, (treated, holdout) in groups.items():
+            outcome = (converted[treated], spend[treated], converted[holdout], spend[holdout])
+            rows.append(_row(name, each, *outcome, confidence))
     if not rows:
         return pd.DataFrame({name: [] for name in LIFT_COLUMNS}).astype(LIFT_COLUMNS)
     return pd.DataFrame(rows, columns=list(LIFT_COLUMNS)).astype(LIFT_COLUMNS)
 
 
-def _row(segment, channel, treated, holdout, by_member, confidence) -> dict:
-    treated_converted, treated_spend = _outcomes(treated, by_member)
-    holdout_converted, holdout_spend = _outcomes(holdout, by_member)
-    n1, n0 = len(treated), len(holdout)
+def _row(
+    segment, channel, treated_converted, treated_spend, holdout_converted, holdout_spend, confidence
+) -> dict:
+    n1, n0 = len(treated_converted), len(holdout_converted)
     x1, x0 = int(treated_converted.sum()), int(holdout_converted.sum())
     conversion = difference_of_proportions(x1, n1, x0, n0, confidence)
     spend = welch_difference(treated_spend, holdout_spend, confidence)
@@ -122,14 +135,6 @@ def _row(segment, channel, treated, holdout, by_member, confidence) -> dict:
         "spend_lift_high": spend[2],
         "spend_p_value": spend[3],
     }
-
-
-def _outcomes(members: set, by_member: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    index = pd.Index(sorted(members), dtype="string")
-    joined = by_member.reindex(index)
-    converted = joined["converted"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    spend = joined["spend"].astype("float64").fillna(0.0).to_numpy()
-    return converted, spend
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from tierlib.errors import InputError
 from tierlib.publish._contacts import require_columns
+from tierlib.publish._frames import MemberIndex, arrow_text, first_of_runs
 from tierlib.publish._settings import PublishSettings, SegmentRule
 
 TIERS_INPUT_COLUMNS = ("oneid", "tier", "previous_tier", "rfm_cell", "lifecycle_stage", "vip")
@@ -52,11 +53,13 @@ def segment_mask(tiers: pd.DataFrame, rule: SegmentRule) -> pd.Series:
     return mask
 
 
-def segment_members(tiers: pd.DataFrame, settings: PublishSettings) -> pd.DataFrame:
-    """Every (oneid, segment) the month's tiers qualify for: its ``priority`` and ``held_out``.
+def segment_members(tiers: pd.DataFrame, settings: PublishSettings, members: MemberIndex) -> pd.DataFrame:
+    """Every (member, segment) the month's tiers qualify for.
 
-    ``held_out`` is the segment's holdout draw (:func:`holdout_draws`), the same
-    in every channel the segment goes to.
+    Columns: ``member`` (code in ``members``), ``segment`` (its name),
+    ``segment_order`` (position of the name in sorted order), ``priority`` and
+    ``held_out``: the segment's holdout draw (:func:`holdout_draws`), the same in
+    every channel the segment goes to.
     """
     require_columns(tiers, TIERS_INPUT_COLUMNS, "tiers table")
     needed = set()
@@ -66,20 +69,37 @@ def segment_members(tiers: pd.DataFrame, settings: PublishSettings) -> pd.DataFr
         if rule.min_predicted_value_90d is not None:
             needed.add("predicted_value_90d")
     require_columns(tiers, sorted(needed), "tiers table")
-    if tiers["oneid"].duplicated().any():
-        example = tiers.loc[tiers["oneid"].duplicated(), "oneid"].iloc[0]
+    codes = members.codes(tiers["oneid"])
+    if (codes < 0).any():
+        raise InputError("tiers table has a row without a oneid; rerun the tiers stage")
+    repeated = np.bincount(codes, minlength=len(members)) > 1
+    if repeated.any():
+        example = members.names(np.flatnonzero(repeated)[:1]).iloc[0]
         raise InputError(f"tiers table has oneid {example!r} more than once; rerun the tiers stage")
+    order = {name: index for index, name in enumerate(sorted(settings.segments))}
     frames = []
     for name, rule in settings.segments.items():
-        chosen = tiers.loc[segment_mask(tiers, rule), "oneid"].astype("string")
+        chosen = segment_mask(tiers, rule).to_numpy(bool)
         share, salt = settings.segment_holdout(name)
-        held_out = holdout_draws(chosen, salt) < share
+        oneids = tiers["oneid"].astype("string")[chosen]
         frames.append(
             pd.DataFrame(
-                {"oneid": chosen.to_numpy(), "segment": name, "priority": rule.priority, "held_out": held_out}
+                {
+                    "member": codes[chosen],
+                    "segment": name,
+                    "segment_order": order[name],
+                    "priority": rule.priority,
+                    "held_out": holdout_draws(oneids, salt) < share,
+                }
             )
         )
-    dtypes = {"oneid": "string", "segment": "string", "priority": "int64", "held_out": "bool"}
+    dtypes = {
+        "member": "int64",
+        "segment": "string",
+        "segment_order": "int64",
+        "priority": "int64",
+        "held_out": "bool",
+    }
     if not frames:
         return pd.DataFrame({name: [] for name in dtypes}).astype(dtypes)
     return pd.concat(frames, ignore_index=True).astype(dtypes)
@@ -94,7 +114,7 @@ def holdout_draws(oneids: pd.Series, salt: str) -> np.ndarray:
     """
     prefix = salt.encode("utf-8") + b"\x1f"
     draws = np.empty(len(oneids), dtype=np.float64)
-    for index, oneid in enumerate(oneids.astype(str)):
+    for index, oneid in enumerate(arrow_text(oneids).to_pylist()):
         digest = hashlib.sha256(prefix + oneid.encode("utf-8")).digest()
         draws[index] = int.from_bytes(digest[:8], "big") / 2.0**64
     return draws
@@ -102,30 +122,40 @@ def holdout_draws(oneids: pd.Series, salt: str) -> np.ndarray:
 
 def assign_channel(
     channel: str,
-    members: pd.DataFrame,
-    reachable: pd.Index,
+    segment_rows: pd.DataFrame,
+    reachable: np.ndarray,
     settings: PublishSettings,
 ) -> pd.DataFrame:
-    """Assignments of one export channel (ASSIGNMENT_COLUMNS).
+    """Assignments of one export channel: ``member``, ``segment``, ``priority``, ``group``.
 
-    Of the segments routed to ``channel``, a reachable member keeps at most the
-    channel's cap, highest priority first (ties by segment name).  The holdout is
-    drawn after the cap: a held-out member's slot stays empty rather than going
-    to a lower segment, so treated and holdout differ only in the one treatment.
+    Of the segments routed to ``channel``, a member reachable on it (``reachable``:
+    bool per member code) keeps at most the channel's cap, highest priority
+    first (ties by segment name).  The holdout is drawn after the cap: a
+    held-out member's slot stays empty rather than going to a lower segment, so
+    treated and holdout differ only in the one treatment.
     """
     routed = [name for name, rule in settings.segments.items() if channel in rule.channels]
-    frame = members[members["segment"].isin(routed) & members["oneid"].isin(reachable)]
-    frame = frame.sort_values(["oneid", "priority", "segment"], kind="stable")
-    rank = frame.groupby("oneid", sort=False).cumcount()
-    frame = frame[(rank < settings.segment_cap(channel)).to_numpy()]
-    group = np.where(frame["held_out"].to_numpy(), HOLDOUT, TREATED)
-    out = pd.DataFrame(
+    member = segment_rows["member"].to_numpy()
+    rows = np.flatnonzero(segment_rows["segment"].isin(routed).to_numpy(bool) & reachable[member])
+    rows = rows[
+        np.lexsort(
+            (
+                segment_rows["segment_order"].to_numpy()[rows],
+                segment_rows["priority"].to_numpy()[rows],
+                member[rows],
+            )
+        )
+    ]
+    starts = np.flatnonzero(first_of_runs(member[rows]))
+    run_start = np.repeat(starts, np.diff(np.append(starts, len(rows))))
+    rows = rows[np.arange(len(rows)) - run_start < settings.segment_cap(channel)]
+    frame = segment_rows.iloc[rows].reset_index(drop=True)
+    return pd.DataFrame(
         {
-            "channel": channel,
-            "segment": frame["segment"].to_numpy(),
-            "oneid": frame["oneid"].to_numpy(),
-            "priority": frame["priority"].to_numpy(),
-            "group": group,
+            "member": frame["member"],
+            "segment": frame["segment"],
+            "segment_order": frame["segment_order"],
+            "priority": frame["priority"],
+            "group": np.where(frame["held_out"].to_numpy(), HOLDOUT, TREATED),
         }
-    ).astype(ASSIGNMENT_COLUMNS)
-    return out.sort_values(["segment", "group", "oneid"]).reset_index(drop=True)
+    )
