@@ -81,42 +81,44 @@ def generate(
     os.makedirs(os.path.join(temp_dir, "_truth"))
     truth_dir = os.path.join(temp_dir, "_truth")
     try:
-        horizon = span_end + SPEND_WINDOW_DAYS * DAY
-        person, purchase_time, churned_at = simulate_purchases(
-            people, span_start, horizon, streams["purchases"]
-        )
-        orders = assign_orders(people, records, person, purchase_time, streams["orders"])
-        del person, purchase_time
-        spend_after = spend_after_table(people, orders, bounds)
-        pq.write_table(spend_after, os.path.join(truth_dir, "spend_after.parquet"))
-        spend_rows = spend_after.num_rows
-        del spend_after
-        orders = _orders_in_span(orders, span_start, span_end, len(records))
-        clock.step(f"{len(orders.time):,} orders in the span")
-        events = simulate_events(people, records, churned_at, span_start, span_end, streams["events"])
-        clock.step(f"{len(events.time):,} events")
+        with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+            horizon = span_end + SPEND_WINDOW_DAYS * DAY
+            person, purchase_time, churned_at = simulate_purchases(
+                people, span_start, horizon, streams["purchases"]
+            )
+            all_orders = assign_orders(people, records, person, purchase_time, streams["orders"])
+            del person, purchase_time
+            # The truth needs every order up to 90 days past the span; the files only those inside it.
+            spend_rows = pool.submit(_write_spend_after, people, all_orders, bounds, truth_dir)
+            orders = _orders_in_span(all_orders, span_start, span_end, len(records))
+            clock.step(f"{len(orders.time):,} orders in the span")
+            events = simulate_events(people, records, churned_at, span_start, span_end, streams["events"])
+            clock.step(f"{len(events.time):,} events")
+            spend_rows = spend_rows.result()
+            del all_orders
 
-        world = World(people, records, versions, orders, events, bounds, people.names(), streams["tables"])
-        tasks = [(channel, table) for channel in CHANNELS for table in TABLES[channel]]
-        table_seeds = streams["tables"].integers(0, 2**63, size=(len(tasks), 2))
-        write = partial(_write_table, world, temp_dir, labels, span_end, settings.bad_rate, clock)
-        jobs = [(channel, table, seeds) for (channel, table), seeds in zip(tasks, table_seeds, strict=True)]
-        if WRITE_THREADS > 1:
-            with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-                results = list(pool.map(write, jobs))
-        else:
-            results = [write(job) for job in jobs]
-        del world, orders, events
+            world = World(
+                people, records, versions, orders, events, bounds, people.names(), streams["tables"]
+            )
+            tasks = [(channel, table) for channel in CHANNELS for table in TABLES[channel]]
+            table_seeds = streams["tables"].integers(0, 2**63, size=(len(tasks), 2))
+            write = partial(_write_table, world, temp_dir, labels, span_end, settings.bad_rate, clock)
+            jobs = [
+                (channel, table, seeds) for (channel, table), seeds in zip(tasks, table_seeds, strict=True)
+            ]
+            # Biggest tables first keeps both threads busy to the end.
+            size = {"orders": len(orders.time), "events": len(events.time), "members": len(versions.record)}
+            by_size = sorted(range(len(jobs)), key=lambda k: -size[jobs[k][1]])
+            futures = {k: pool.submit(write, jobs[k]) for k in by_size}
+            truth = pool.submit(
+                _write_truth, people, records, versions, churned_at, temp_dir, streams["optouts"]
+            )
+            results = [futures[k].result() for k in range(len(jobs))]
+            link = truth.result()
+            del world, orders, events
 
         bad_table = _bad_rows_table(tasks, results)
         pq.write_table(bad_table, os.path.join(truth_dir, "bad_rows.parquet"))
-        pq.write_table(record_person_table(records), os.path.join(truth_dir, "record_person.parquet"))
-        pq.write_table(persons_table(people, churned_at), os.path.join(truth_dir, "persons.parquet"))
-        link = linkability(people, records, versions)
-        suppression_dir = os.path.join(temp_dir, "_suppression")
-        os.makedirs(suppression_dir)
-        with open(os.path.join(suppression_dir, "optouts.csv"), "wb") as handle:
-            handle.write(optouts_csv(people, streams["optouts"]))
         clock.step("wrote ground truth")
 
         rows = {channel: {} for channel in CHANNELS}
@@ -162,6 +164,24 @@ def generate(
         raise
     clock.step(f"done: {out_dir} (linkability {link['all_versions']:.4f})")
     return SynthSummary(out_dir=out_dir, persons=people.n, rows=rows, bad_rows=bad_counts, linkability=link)
+
+
+def _write_spend_after(people, orders, bounds, truth_dir) -> int:
+    table = spend_after_table(people, orders, bounds)
+    pq.write_table(table, os.path.join(truth_dir, "spend_after.parquet"))
+    return table.num_rows
+
+
+def _write_truth(people, records, versions, churned_at, temp_dir, rng) -> dict:
+    """Who is who, the people table and the opt-out list; returns the linkability figures."""
+    truth_dir = os.path.join(temp_dir, "_truth")
+    pq.write_table(record_person_table(records), os.path.join(truth_dir, "record_person.parquet"))
+    pq.write_table(persons_table(people, churned_at), os.path.join(truth_dir, "persons.parquet"))
+    suppression_dir = os.path.join(temp_dir, "_suppression")
+    os.makedirs(suppression_dir)
+    with open(os.path.join(suppression_dir, "optouts.csv"), "wb") as handle:
+        handle.write(optouts_csv(people, rng))
+    return linkability(people, records, versions)
 
 
 def _write_table(world, temp_dir, labels, span_end, bad_rate, clock, job) -> tuple[dict, dict]:
