@@ -579,3 +579,19 @@ def test_cli_takes_the_identity_section_of_a_config(tmp_path, capsys):
     run_cli("--records", str(records_file), "--out", str(tmp_path / "strict"), "--config", str(config))
     figures = json.loads(capsys.readouterr().out)
     assert (figures["oneids"], figures["hub_values_phone"]) == (3, 1)
+
+
+def test_a_single_record_over_a_cap_is_left_whole_and_counted():
+    versions = [
+        {
+            "channel": "member_center",
+            "record_id": "MC7",
+            "phone": f"1370000000{i}",
+            "updated_at": f"2026-01-0{i}",
+        }
+        for i in range(1, 5)
+    ]
+    result = resolve(records(*versions, {"channel": "app", "record_id": "8", "phone": "13700000008"}))
+    assert result.figures["oneids"] == 2
+    assert (result.figures["cap_splits"], result.figures["over_cap_unsplittable"]) == (0, 1)
+    assert not (result.merge_log["event"] == "cap_split").any()

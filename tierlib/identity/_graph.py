@@ -55,6 +55,8 @@ class CapSplit:
 
     original_label: int
     nodes: np.ndarray
+    parts: int
+    """How many clusters it became (1: a single record over the cap, left as it is)."""
     reason: str
     cut_types: tuple[str, ...]
 
@@ -181,6 +183,7 @@ def split_over_cap(
         still_over = (part_counts[:, capped] > caps[capped]).any(axis=1)
         active = active & still_over[labels]
 
+    labels = renumber_by_first_node(labels)
     over_nodes = np.flatnonzero(over[original])
     over_nodes = over_nodes[np.argsort(original[over_nodes], kind="stable")]
     bounds = np.flatnonzero(np.diff(original[over_nodes])) + 1
@@ -192,6 +195,7 @@ def split_over_cap(
             CapSplit(
                 original_label=label,
                 nodes=nodes,
+                parts=len(sorted_unique(labels[nodes])),
                 reason=(
                     f"{counts[label, worst]} distinct {ids.type_names[worst]} values "
                     f"over the cap of {caps[worst]}"
@@ -199,4 +203,4 @@ def split_over_cap(
                 cut_types=tuple(cut_types[label]),
             )
         )
-    return renumber_by_first_node(labels), splits
+    return labels, splits

@@ -103,7 +103,8 @@ def resolve_identities(
     hubs = find_hubs(ids, nodes.channel_code, len(nodes.channels), settings)
     edges = star_edges(ids, hubs)
     labels = components(len(nodes), edges)
-    labels, splits = split_over_cap(labels, edges, ids, hubs, settings)
+    labels, over_cap = split_over_cap(labels, edges, ids, hubs, settings)
+    splits = [split for split in over_cap if split.parts > 1]
 
     assignment = assign_oneids(nodes.keys, labels, period, previous_map, previous_registry, settings)
     node_oneid = assignment.label_oneid.take(pa.array(labels))
@@ -134,6 +135,7 @@ def resolve_identities(
         "link_edges": int(kept.sum()),
         "cut_links": int((~kept).sum()),
         "cap_splits": len(splits),
+        "over_cap_unsplittable": len(over_cap) - len(splits),
         "hub_values": len(hub_values),
         **{
             f"hub_values_{name}": int((hub_values["identifier_type"] == name).sum())

@@ -153,12 +153,8 @@ class IdentitySettings:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, dicts) that :meth:`from_dict` reads back to equal settings."""
         plain = dataclasses.asdict(self)
-        return {
-            key: ({k: list(v) for k, v in value.items()} if key == "blocklist" else value)
-            if not isinstance(value, tuple)
-            else list(value)
-            for key, value in plain.items()
-        }
+        plain["blocklist"] = {name: list(values) for name, values in self.blocklist.items()}
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in plain.items()}
 
     def linking_order(self) -> tuple[str, ...]:
         """Every type that can create a link, strongest first (corroborated weak types last)."""
