@@ -95,7 +95,7 @@ def assign_orders(
     weight = _record_weights(people.order_weight, records)
     record = _route(people, records, weight, person, time, rng)
     kept = record >= 0
-    person, time, record = person[kept], time[kept], record[kept]
+    person, time, record = person[kept], time[kept], record[kept].astype(np.int32)
     n = len(person)
 
     amount = rng.standard_gamma(GG_P, n)
@@ -119,7 +119,7 @@ def assign_orders(
     category[favourite] = people.favourite_category[person[favourite]]
 
     channel = records.channel[record]
-    store = np.full(n, -1, dtype=np.int64)
+    store = np.full(n, -1, dtype=np.int16)  # -1: online
     at_pos = np.flatnonzero(channel == POS)
     home = records.store[record[at_pos]]
     elsewhere = rng.integers(0, people.n_stores, len(at_pos))
