@@ -133,6 +133,17 @@ def test_a_new_publish_replaces_the_month_as_a_whole(storage: Storage) -> None:
     ]
 
 
+def test_a_dry_run_stages_and_verifies_but_leaves_the_published_month(storage: Storage) -> None:
+    publish(storage, PERIOD, files("a"), HEADER)
+    before = {key: storage.read_bytes(key) for key in storage.list(exports_prefix(PERIOD))}
+    assert publish(storage, PERIOD, files("b"), HEADER, commit=False)["commit"] == "staged (dry run)"
+    assert {key: storage.read_bytes(key) for key in storage.list(exports_prefix(PERIOD))} == before
+    staged = storage.list(exports_staging_prefix(PERIOD))
+    assert len(staged) == len(files("b")) + 1 and staged[-1].endswith("manifest.json")
+    assert publish(storage, PERIOD, files("b"), HEADER)["commit"] == "committed"
+    assert storage.list(exports_staging_prefix(PERIOD)) == []
+
+
 def test_verification_catches_tampering_and_strays(local_storage: Storage) -> None:
     publish(local_storage, PERIOD, files("a"), HEADER)
     key = exports_prefix(PERIOD) + "channel=sms/segment=vip/members.csv"

@@ -283,6 +283,9 @@ def test_two_months_holdouts_deltas_lift_rerun(local_storage, upstream) -> None:
     _write_inputs(storage, upstream, FIRST)
     run_publish(_context(upstream, storage, FIRST))
     _write_inputs(storage, upstream, SECOND)
+    dry_run = dataclasses.replace(_context(upstream, storage, SECOND), dry_run=True)
+    assert run_publish(dry_run)["commit"] == "staged (dry run)"
+    assert read_published(storage, SECOND) is None  # a dry run publishes nothing
     run_publish(_context(upstream, storage, SECOND))
     first, second = _published(storage, FIRST), _published(storage, SECOND)
     settings = upstream["config"].stage("exports")

@@ -53,7 +53,11 @@ _STANDARDIZED_PERIOD = re.compile(r"^standardized/period=(\d{4}-\d{2})/")
 
 
 def run_publish(ctx: RunContext) -> dict:
-    """Build and publish the month's segment exports; return the run's figures."""
+    """Build and publish the month's segment exports; return the run's figures.
+
+    A dry run (``ctx.dry_run``) builds, stages and verifies every file but leaves
+    the published month untouched.
+    """
     started = time.perf_counter()
     settings: PublishSettings = ctx.config.stage(SECTION)
     if not settings.channels:
@@ -82,7 +86,10 @@ def run_publish(ctx: RunContext) -> dict:
     lift, lift_header = _lift(ctx, settings, previous, identity_map)
     files = export_files(tables, settings, lift, lift_header)
     header = _manifest_header(ctx, settings, tables, model_version, previous is not None, suppression)
-    commit = publish(ctx.storage, ctx.period, files, header, workers=settings.parallel_transfers)
+    dry_run = bool(getattr(ctx, "dry_run", False))
+    commit = publish(
+        ctx.storage, ctx.period, files, header, workers=settings.parallel_transfers, commit=not dry_run
+    )
     figures = {
         "period": ctx.period,
         "prefix": exports_prefix(ctx.period),

@@ -28,6 +28,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("features", "tierlib.pipeline.features:run_features", group="value"),
     Stage("score", "tierlib.pipeline.score:run_score", group="value"),
     Stage("tiers", "tierlib.pipeline.tiers:run_tiers", group="tiers"),
+    Stage("publish", "tierlib.pipeline.publish:run_publish", group="publish"),
 )
 
 

@@ -62,9 +62,19 @@ def build_manifest(period: str, files: list[ExportFile], header: dict[str, Any])
 
 
 def publish(
-    storage, period: str, files: list[ExportFile], header: dict[str, Any], *, workers: int = 8
+    storage,
+    period: str,
+    files: list[ExportFile],
+    header: dict[str, Any],
+    *,
+    workers: int = 8,
+    commit: bool = True,
 ) -> dict[str, Any]:
     """Publish ``files`` as month ``period``; returns figures (files, bytes, what was done).
+
+    With ``commit=False`` (a dry run) the files are staged and verified but the
+    month's published exports are left as they were; the staged files stay for
+    inspection until the next publish of the month clears them.
 
     Uploads, copies and read-backs run on ``workers`` threads (S3 is bound by
     round trips, not bandwidth); each step finishes for every file before the
@@ -80,12 +90,15 @@ def publish(
         storage.write_bytes(staging + file.path, file.data)
         _check(storage, staging + file.path, file)
 
-    def commit(file: ExportFile) -> None:
+    def copy(file: ExportFile) -> None:
         storage.copy(staging + file.path, final + file.path)
         _check(storage, final + file.path, file)
 
     storage.delete_prefix(staging)  # leftovers of a failed run must not be mistaken for this one's
     _for_each(stage, files, workers)
+    if not commit:
+        storage.write_bytes(staging + MANIFEST_NAME, encoded_manifest)
+        return _figures(files, "staged (dry run)")
 
     if _already_published(storage, period, encoded_manifest, workers):
         storage.delete_prefix(staging)
@@ -93,7 +106,7 @@ def publish(
 
     storage.delete(exports_success_key(period))
     storage.delete(exports_manifest_key(period))
-    _for_each(commit, files, workers)
+    _for_each(copy, files, workers)
     wanted = {final + file.path for file in files}
     for key in storage.list(final):
         if key not in wanted:
