@@ -552,3 +552,24 @@ def test_importing_validation_and_the_extract_stage_does_not_import_great_expect
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_row_json_is_valid_json_of_text_values_whatever_the_value_holds():
+    from tierlib.validation._outcome import row_json
+
+    rows = pd.DataFrame(
+        {
+            "name": pd.array(
+                ['say "hi"', "back\\slash", "line\nbreak\x01", "王小明 🌸", None], dtype="string"
+            ),
+            "amount": [1.5, -3.0, np.nan, 0.0, 2.25],
+            "at": pd.to_datetime(
+                ["2026-10-01 10:00", "2049-01-01", None, "2026-10-02", "2026-10-03"], format="ISO8601"
+            ),
+        }
+    )
+    parsed = [json.loads(text) for text in row_json(rows)]
+    assert parsed[0] == {"name": 'say "hi"', "amount": "1.5", "at": "2026-10-01 10:00:00"}
+    assert parsed[1]["name"] == "back\\slash" and parsed[2]["name"] == "line\nbreak\x01"
+    assert parsed[2]["amount"] is None and parsed[2]["at"] is None
+    assert parsed[3]["name"] == "王小明 🌸" and parsed[4]["name"] is None

@@ -142,7 +142,11 @@ class GXRuntime:
                 validation_definitions=[definition],
                 actions=actions,
                 # COMPLETE gives every failing row's index; the query text is not needed.
-                result_format={"result_format": "COMPLETE", "return_unexpected_index_query": False},
+                result_format={
+                    "result_format": "COMPLETE",
+                    "return_unexpected_index_query": False,
+                    "exclude_unexpected_values": True,
+                },
             )
         )
         outcome = checkpoint.run(
