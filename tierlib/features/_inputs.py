@@ -8,6 +8,7 @@ nothing here loops over members in Python.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,22 +104,39 @@ def prepare(
     keep_orders = order_micros < as_of_micros
     keep_events = event_micros < as_of_micros
 
-    order_member, order_ids = _factorize(orders["oneid"], keep_orders, "orders")
-    event_member, event_ids = _factorize(events["oneid"], keep_events, "events")
-    record_member, record_ids = _factorize(records["oneid"], None, "records")
+    # Hashing the text columns is the largest single cost; Arrow-backed strings release
+    # the GIL while they hash, so two threads use both cores.  Results do not depend on it.
+    text_columns = {
+        (table, column): frame[column]
+        for table, frame, columns in (
+            ("orders", orders, ("oneid", "channel", "category")),
+            ("events", events, ("oneid", "channel", "event_type")),
+            ("records", records, ("oneid", "channel")),
+        )
+        for column in columns
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        factorized = dict(zip(text_columns, pool.map(pd.factorize, text_columns.values()), strict=True))
+
+    def codes(table: str, column: str, keep: np.ndarray | None, check_missing: bool = False):
+        return _factorize(factorized[table, column], keep, table if check_missing else None)
+
+    order_member, order_ids = codes("orders", "oneid", keep_orders, check_missing=True)
+    event_member, event_ids = codes("events", "oneid", keep_events, check_missing=True)
+    record_member, record_ids = codes("records", "oneid", None, check_missing=True)
     ids = pd.Index(
         pd.unique(np.concatenate([record_ids, order_ids, event_ids]).astype(object)), name="oneid"
     ).sort_values()
 
-    order_channel, order_channels = _factorize(orders["channel"], keep_orders)
-    event_channel, event_channels = _factorize(events["channel"], keep_events)
-    record_channel, record_channels = _factorize(records["channel"], None)
+    order_channel, order_channels = codes("orders", "channel", keep_orders)
+    event_channel, event_channels = codes("events", "channel", keep_events)
+    record_channel, record_channels = codes("records", "channel", None)
     channels = pd.Index(
         pd.unique(np.concatenate([record_channels, order_channels, event_channels]).astype(object))
     ).sort_values()
 
-    category, categories = _factorize(orders["category"], keep_orders)
-    event_type, event_type_values = _factorize(events["event_type"], keep_events)
+    category, categories = codes("orders", "category", keep_orders)
+    event_type, event_type_values = codes("events", "event_type", keep_events)
     known_type = pd.Index(event_types).get_indexer(event_type_values)
     if (known_type < 0).any():
         unknown = sorted(map(str, event_type_values[known_type < 0]))
@@ -161,13 +179,13 @@ def prepare(
     )
 
 
-def _factorize(column: pd.Series, keep: np.ndarray | None, table: str | None = None):
+def _factorize(factorized, keep: np.ndarray | None, table: str | None = None):
     """Codes of the kept rows (-1 for missing) and the distinct values they use.
 
-    The whole column is factorized once and the codes are filtered afterwards:
-    filtering twenty million strings first would cost more than hashing them.
+    ``factorized`` is ``pd.factorize`` of the whole column: the codes are filtered
+    afterwards, because filtering twenty million strings would cost more than hashing them.
     """
-    codes, uniques = pd.factorize(column)
+    codes, uniques = factorized
     codes = codes.astype(np.int64)
     uniques = np.asarray(uniques, dtype=object)
     if keep is not None and not keep.all():
