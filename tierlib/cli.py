@@ -19,6 +19,7 @@ COMMANDS = (
     "tierlib.pipeline.cli",
     "tierlib.clv.cli",
     "tierlib.identity.cli",
+    "tierlib.model.cli",
 )
 
 

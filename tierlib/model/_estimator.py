@@ -1,11 +1,15 @@
 """The tiering model: 90-day value and churn probability from a member's features.
 
-Two scikit-learn pipelines share one input preparation: text columns with few
-values become ordinal-coded categories, everything else numeric passes
-through (missing values stay missing; histogram gradient boosting handles
-them).  Value uses Poisson deviance by default: most members spend nothing in
-a quarter and a few spend a lot, and Poisson deviance fits a non-negative mean
-to such targets without the log-transform bias of squared error on log spend.
+Spend over a quarter is zero for most members and large for a few, so value
+is modelled in two parts (a hurdle model): the probability of buying at all,
+which is one minus the churn probability, times the expected spend of those
+who buy.  Both are histogram gradient boosting pipelines over one input
+preparation: text columns with few values become ordinal-coded categories,
+numbers pass through (missing values stay missing; the trees handle them),
+and the CLV baseline's own 90-day value (expected purchases x expected order
+value) is added as a feature, since trees approximate a product of two
+columns only coarsely.  The spend part uses Poisson deviance by default: a
+non-negative mean, without the bias of fitting squared error to log spend.
 """
 
 from __future__ import annotations
@@ -16,12 +20,29 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
+from threadpoolctl import threadpool_limits
 
 from tierlib.errors import InputError, ModelFitError
-from tierlib.model._settings import BoostingParams
+from tierlib.model._settings import DEFAULT_EXCLUDED_FEATURES, BoostingParams
 
 NON_FEATURE_COLUMNS = frozenset({"oneid", "cutoff", "as_of", "person_id"})
 LABEL_PREFIX = "label_"
+
+DERIVED_FEATURES: dict[str, tuple[str, str]] = {
+    "clv_value_90d": ("expected_purchases_90d", "expected_average_value"),
+}
+"""Products of two feature columns added before fitting, when both columns are there."""
+
+
+def add_derived_features(frame: pd.DataFrame, names) -> pd.DataFrame:
+    """``frame`` with the named ``DERIVED_FEATURES`` columns added (a copy; missing factors count as 0)."""
+    if not names:
+        return frame
+    frame = frame.copy()
+    for name in names:
+        left, right = DERIVED_FEATURES[name]
+        frame[name] = frame[left].astype("float64").fillna(0.0) * frame[right].astype("float64").fillna(0.0)
+    return frame
 
 
 class NotFittedError(ModelFitError):
@@ -108,8 +129,13 @@ class TieringModel:
     """Predict a member's spend over the next horizon and the probability of no purchase in it.
 
     Parameters are keyword-only and stored as given; ``fit`` checks them.
+    ``threads`` bounds the OpenMP threads of fitting and prediction: on a
+    machine shared with other tasks, boosting on every core spins and can run
+    fifty times slower than on one.
+
     Fitted state: ``numeric_features_``, ``categorical_features_``,
-    ``feature_names_in_``, ``value_pipeline_``, ``churn_pipeline_``, ``n_training_rows_``.
+    ``derived_features_``, ``feature_names_in_``, ``churn_pipeline_`` (P(no
+    purchase)), ``spend_pipeline_`` (spend of those who buy), ``n_training_rows_``.
     """
 
     def __init__(
@@ -118,8 +144,9 @@ class TieringModel:
         value_params: BoostingParams | None = None,
         churn_params: BoostingParams | None = None,
         value_loss: str = "poisson",
-        exclude_features: tuple[str, ...] = (),
+        exclude_features: tuple[str, ...] = DEFAULT_EXCLUDED_FEATURES,
         max_categories: int = 16,
+        threads: int | None = 1,
         random_state: int = 0,
     ):
         self.value_params = value_params
@@ -127,13 +154,25 @@ class TieringModel:
         self.value_loss = value_loss
         self.exclude_features = exclude_features
         self.max_categories = max_categories
+        self.threads = threads
         self.random_state = random_state
 
-    def fit(self, features: pd.DataFrame, spend, churned) -> TieringModel:
+    def _check_params(self) -> None:
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ModelFitError(f"threads {self.threads!r}: give a whole number >= 1, or None for every core")
         if self.value_loss not in ("poisson", "squared_error"):
             raise ModelFitError(
                 f"value_loss {self.value_loss!r}: use 'poisson' or 'squared_error' (model.value_loss)"
             )
+        for name in ("value_params", "churn_params"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), BoostingParams):
+                raise ModelFitError(f"{name} must be a BoostingParams or None, got {getattr(self, name)!r}")
+
+    def fit(self, features: pd.DataFrame, spend, churned) -> TieringModel:
+        """Fit on one row per member and cutoff; ``churned`` means no purchase in the horizon."""
+        self._check_params()
         if not isinstance(features, pd.DataFrame) or features.empty:
             raise ModelFitError("the training set is empty: give features with at least one row per cutoff")
         spend = np.asarray(spend, dtype=np.float64)
@@ -146,7 +185,7 @@ class TieringModel:
             raise ModelFitError(
                 "spend labels must be non-negative numbers; refunds larger than spend are clipped to 0"
             )
-        if spend.sum() <= 0:
+        if spend[~churned].sum() <= 0:
             raise ModelFitError(
                 "no member spent anything in any label window: the training data holds no orders"
             )
@@ -155,6 +194,12 @@ class TieringModel:
                 "the churn label has one class only (everyone or no one churned); "
                 "add more history (run.history_months) or more members before retraining"
             )
+        derived = [
+            name
+            for name, (left, right) in DERIVED_FEATURES.items()
+            if left in features.columns and right in features.columns and name not in self.exclude_features
+        ]
+        features = add_derived_features(features, derived)
         numeric, categorical = select_feature_columns(
             features, exclude=self.exclude_features, max_categories=self.max_categories
         )
@@ -163,50 +208,65 @@ class TieringModel:
         inputs = prepare_inputs(features, numeric, categorical)
         value_params = self.value_params or BoostingParams()
         churn_params = self.churn_params or BoostingParams()
-        value = HistGradientBoostingRegressor(
+        spend_model = HistGradientBoostingRegressor(
             loss=self.value_loss, **_boosting_kwargs(value_params, self.random_state)
         )
-        churn = HistGradientBoostingClassifier(**_boosting_kwargs(churn_params, self.random_state))
+        churn_model = HistGradientBoostingClassifier(**_boosting_kwargs(churn_params, self.random_state))
+        buyers = ~churned
+        with threadpool_limits(limits=self.threads):
+            churn_pipeline = _pipeline(churn_model, numeric, categorical).fit(inputs, churned)
+            spend_pipeline = _pipeline(spend_model, numeric, categorical).fit(inputs[buyers], spend[buyers])
         self.numeric_features_ = numeric
         self.categorical_features_ = categorical
+        self.derived_features_ = derived
         self.feature_names_in_ = np.asarray([*categorical, *numeric], dtype=object)
-        self.value_pipeline_ = _pipeline(value, numeric, categorical).fit(inputs, spend)
-        self.churn_pipeline_ = _pipeline(churn, numeric, categorical).fit(inputs, churned)
+        self.churn_pipeline_ = churn_pipeline
+        self.spend_pipeline_ = spend_pipeline
         self.n_training_rows_ = len(features)
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "value_pipeline_"):
+        if not hasattr(self, "spend_pipeline_"):
             raise NotFittedError(
                 "this TieringModel is not fitted yet: call fit(features, spend, churned) first"
             )
 
     def inputs(self, features: pd.DataFrame) -> pd.DataFrame:
-        """The prepared input frame the pipelines take (for permutation importance)."""
+        """The prepared input frame the pipelines take (derived features added)."""
         self._check_fitted()
+        features = add_derived_features(features, self.derived_features_)
         return prepare_inputs(features, self.numeric_features_, self.categorical_features_)
+
+    def value_from_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
+        """Expected spend from prepared inputs: P(purchase) x spend of a buyer."""
+        with threadpool_limits(limits=self.threads):
+            buys = self.churn_pipeline_.predict_proba(inputs)[:, 0]
+            spend = np.clip(self.spend_pipeline_.predict(inputs), 0.0, None)
+        return buys * spend
+
+    def churn_from_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
+        with threadpool_limits(limits=self.threads):
+            return self.churn_pipeline_.predict_proba(inputs)[:, 1]
 
     def predict_value(self, features: pd.DataFrame) -> np.ndarray:
         """Expected spend over the horizon (non-negative)."""
-        inputs = self.inputs(features)
-        predicted = self.value_pipeline_.predict(inputs)
-        return np.clip(predicted, 0.0, None)
+        return self.value_from_inputs(self.inputs(features))
 
     def predict_churn(self, features: pd.DataFrame) -> np.ndarray:
         """Probability of no purchase over the horizon."""
-        inputs = self.inputs(features)
-        return self.churn_pipeline_.predict_proba(inputs)[:, 1]
+        return self.churn_from_inputs(self.inputs(features))
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """``predicted_value_90d`` and ``churn_probability`` per row, on ``features``' index."""
+        inputs = self.inputs(features)
         return pd.DataFrame(
             {
-                "predicted_value_90d": self.predict_value(features),
-                "churn_probability": self.predict_churn(features),
+                "predicted_value_90d": self.value_from_inputs(inputs),
+                "churn_probability": self.churn_from_inputs(inputs),
             },
             index=features.index,
         )
 
     def __repr__(self) -> str:
-        state = "fitted" if hasattr(self, "value_pipeline_") else "not fitted"
+        state = "fitted" if hasattr(self, "spend_pipeline_") else "not fitted"
         return f"TieringModel(value_loss={self.value_loss!r}, random_state={self.random_state}, {state})"

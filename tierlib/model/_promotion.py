@@ -76,6 +76,7 @@ def fit_candidate(training: pd.DataFrame, settings: ModelSettings) -> tuple[Tier
         value_loss=settings.value_loss,
         exclude_features=settings.exclude_features,
         max_categories=settings.max_categories,
+        threads=settings.threads,
         random_state=settings.seed,
     ).fit(training, training["label_spend"], training["label_churned"])
     return model, round(time.perf_counter() - started, 3)
@@ -120,7 +121,9 @@ def build_card(
     period: str,
 ) -> dict:
     """The model card (JSON-able): window, rows, metrics beside both baselines, importances, code."""
+    started = time.perf_counter()
     metrics = evaluate_window(validation, model, top_share=settings.top_share)
+    evaluated = time.perf_counter()
     importances = feature_importances(
         model,
         validation,
@@ -128,10 +131,16 @@ def build_card(
         seed=settings.seed,
         top_share=settings.top_share,
     )
+    seconds = {
+        "fit": training_seconds,
+        "evaluate": round(evaluated - started, 3),
+        "feature_importance": round(time.perf_counter() - evaluated, 3),
+    }
     return {
         "period": period,
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "training_seconds": training_seconds,
+        "seconds": seconds,
         "data_window": describe_window(training, validation, settings.horizon_days),
         "rows": {
             "training": len(training),

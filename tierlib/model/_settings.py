@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+DEFAULT_EXCLUDED_FEATURES = ("rfm_code", "rfm_cell", "rfm_cell_en")
+
 PrimaryMetric = Literal["top_share_capture", "normalized_gini", "spearman"]
 
 
@@ -12,10 +14,10 @@ PrimaryMetric = Literal["top_share_capture", "normalized_gini", "spearman"]
 class BoostingParams:
     """Hyperparameters of one histogram gradient boosting model (scikit-learn names)."""
 
-    learning_rate: float = 0.06
-    max_iter: int = 250
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 40
+    learning_rate: float = 0.05
+    max_iter: int = 200
+    max_leaf_nodes: int = 7
+    min_samples_leaf: int = 200
     l2_regularization: float = 1.0
 
     def __post_init__(self) -> None:
@@ -36,11 +38,14 @@ class ModelSettings:
     """How many training cutoffs (month starts) are stacked, each with a full label window."""
     cutoff_spacing_months: int = 1
     value_loss: Literal["poisson", "squared_error"] = "poisson"
-    """Poisson deviance suits spend: zero for most members, a long tail for a few."""
+    """Loss of the spend-of-buyers model; Poisson deviance suits a skewed, non-negative target."""
     value: BoostingParams = BoostingParams()
     churn: BoostingParams = BoostingParams()
-    exclude_features: tuple[str, ...] = ()
-    """Feature columns the model must not use (identifiers and datetimes are never used)."""
+    exclude_features: tuple[str, ...] = DEFAULT_EXCLUDED_FEATURES
+    """Feature columns the model must not use (identifiers and datetimes never are).
+
+    By default the RFM cell labels, which restate the r/f/m columns.
+    """
     max_categories: int = 16
     """Text feature columns with at most this many distinct values are used as categories."""
     top_share: float = 0.2
@@ -48,7 +53,9 @@ class ModelSettings:
     primary_metric: PrimaryMetric = "top_share_capture"
     promotion_margin: float = 0.005
     """A candidate must beat the current model (or the CLV baseline) by at least this much."""
-    importance_repeats: int = 3
+    threads: int = 1
+    """OpenMP threads for fitting and scoring; keep it at or under the cores a task really has to itself."""
+    importance_repeats: int = 2
     """Permutation importance repeats on the validation window (0: built-in only, none)."""
     seed: int = 0
 
@@ -63,5 +70,7 @@ class ModelSettings:
             raise ValueError(f"top_share: {self.top_share} must be in (0, 1), e.g. 0.2")
         if self.promotion_margin < 0:
             raise ValueError(f"promotion_margin: {self.promotion_margin} must not be negative")
+        if self.threads < 1:
+            raise ValueError(f"threads: {self.threads} must be at least 1")
         if self.importance_repeats < 0:
             raise ValueError(f"importance_repeats: {self.importance_repeats} must not be negative")

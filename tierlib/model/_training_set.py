@@ -10,17 +10,20 @@ overlaps the window it is judged on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from tierlib.errors import InputError, ModelFitError
+from tierlib.errors import InputError, ModelFitError, TierflowError
 from tierlib.model._settings import ModelSettings
 
 FeatureFunction = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, datetime], pd.DataFrame]
 """``(orders, events, records, as_of) -> features``, one row per oneid; settings bound beforehand."""
+
+log = logging.getLogger("tierlib")
 
 LABEL_COLUMNS = ("label_spend", "label_orders", "label_churned")
 
@@ -95,12 +98,15 @@ def frame_at_cutoff(
     horizon_days: int,
 ) -> pd.DataFrame:
     """Features from data before ``cutoff`` joined to labels from the window after it."""
-    features = feature_function(
-        before(orders, "orders", cutoff),
-        before(events, "events", cutoff),
-        before(records, "records", cutoff),
-        cutoff,
-    )
+    try:
+        features = feature_function(
+            before(orders, "orders", cutoff),
+            before(events, "events", cutoff),
+            before(records, "records", cutoff),
+            cutoff,
+        )
+    except TierflowError as error:
+        raise type(error)(f"training set, features at cutoff {cutoff:%Y-%m-%d}: {error}") from error
     if "oneid" not in features.columns:
         raise InputError("the feature function must return a 'oneid' column")
     labels = labels_after(orders, cutoff, horizon_days)
@@ -122,26 +128,40 @@ def build_training_set(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training rows stacked over the training cutoffs, out-of-time validation rows).
 
-    Cutoffs before the first member was known give no rows and are skipped; if
-    no training cutoff has members, ModelFitError says how much history is needed.
+    A training cutoff with no members yet, or with too little history for the
+    feature models to fit (CLV needs repeat buyers), is skipped and listed in
+    ``training.attrs["skipped_cutoffs"]`` with the reason; if no training
+    cutoff is left, ModelFitError says how much history is needed.
     """
     training_cutoffs, validation_cutoff = cutoff_schedule(as_of, settings)
-    frames = []
+    frames, skipped = [], {}
     for cutoff in training_cutoffs:
-        frame = frame_at_cutoff(orders, events, records, cutoff, feature_function, settings.horizon_days)
+        try:
+            frame = frame_at_cutoff(orders, events, records, cutoff, feature_function, settings.horizon_days)
+        except ModelFitError as error:
+            skipped[f"{cutoff:%Y-%m-%d}"] = str(error)
+            log.warning("training set: skipping cutoff %s: %s", f"{cutoff:%Y-%m-%d}", error)
+            continue
         if len(frame):
             frames.append(frame)
-    validation = frame_at_cutoff(
-        orders, events, records, validation_cutoff, feature_function, settings.horizon_days
+        else:
+            skipped[f"{cutoff:%Y-%m-%d}"] = "no members known before it"
+    advice = (
+        f"not enough history to retrain at {as_of:%Y-%m-%d}: training cutoffs "
+        f"{training_cutoffs[0]:%Y-%m}..{training_cutoffs[-1]:%Y-%m} and validation cutoff "
+        f"{validation_cutoff:%Y-%m} need members (and repeat buyers) known before them; extract older "
+        "months (run.history_months) or lower model.training_cutoffs"
     )
-    if not frames or validation.empty:
-        earliest = training_cutoffs[0].strftime("%Y-%m")
-        raise ModelFitError(
-            f"not enough history to retrain at {as_of:%Y-%m-%d}: training cutoffs {earliest}.."
-            f"{training_cutoffs[-1]:%Y-%m} and validation cutoff {validation_cutoff:%Y-%m} need members "
-            f"known before them; extract older months (run.history_months) or lower model.training_cutoffs"
+    try:
+        validation = frame_at_cutoff(
+            orders, events, records, validation_cutoff, feature_function, settings.horizon_days
         )
+    except ModelFitError as error:
+        raise ModelFitError(f"{advice}. ({error})") from error
+    if not frames or validation.empty:
+        raise ModelFitError(advice)
     training = pd.concat(frames, ignore_index=True)
+    training.attrs["skipped_cutoffs"] = skipped
     return training, validation.reset_index(drop=True)
 
 
@@ -152,10 +172,13 @@ def describe_window(training: pd.DataFrame, validation: pd.DataFrame, horizon_da
     return {
         "training_cutoffs": [c.strftime("%Y-%m-%d") for c in cutoffs],
         "validation_cutoff": validation_cutoff.strftime("%Y-%m-%d"),
-        "validation_labels_until": (validation_cutoff + pd.Timedelta(days=horizon_days)).strftime("%Y-%m-%d"),
+        "validation_labels_before": (validation_cutoff + pd.Timedelta(days=horizon_days)).strftime(
+            "%Y-%m-%d"
+        ),
         "horizon_days": horizon_days,
         "rows_per_training_cutoff": {
             c.strftime("%Y-%m-%d"): int(n) for c, n in training.groupby("cutoff").size().items()
         },
+        "skipped_training_cutoffs": dict(training.attrs.get("skipped_cutoffs", {})),
         "training_spend_share_zero": round(float(np.mean(training["label_spend"] <= 0)), 6),
     }

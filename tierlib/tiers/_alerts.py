@@ -104,17 +104,16 @@ def threshold_warnings(summary: dict, settings: AlertSettings) -> list[dict]:
 
 
 def days_inactive(
-    as_of: pd.Timestamp,
-    last_purchase_at: pd.Series,
-    last_engagement_at: pd.Series,
-    first_seen_at: pd.Series | None = None,
+    days_since_purchase: pd.Series, days_since_engagement: pd.Series, tenure_days: pd.Series | None = None
 ) -> pd.Series:
-    """Days from the later of the last purchase and last engagement to ``as_of``.
+    """Days since the more recent of the last purchase and the last engagement.
 
-    A member never active at all counts from ``first_seen_at`` (when given), so
-    someone who joined last week is not "inactive for 30 days".
+    A member never active at all counts from when first seen (``tenure_days``),
+    so someone who joined last week is not "inactive for 30 days".
     """
-    last = pd.concat([last_purchase_at, last_engagement_at], axis=1).max(axis=1)
-    if first_seen_at is not None:
-        last = last.fillna(first_seen_at)
-    return (pd.Timestamp(as_of) - last).dt.total_seconds() / 86_400.0
+    days = pd.concat(
+        [days_since_purchase.astype("float64"), days_since_engagement.astype("float64")], axis=1
+    ).min(axis=1, skipna=True)
+    if tenure_days is not None:
+        days = days.fillna(tenure_days.astype("float64"))
+    return days

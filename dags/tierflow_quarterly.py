@@ -1,0 +1,85 @@
+"""Quarterly retrain of the tiering model, on the first of January, April, July and October.
+
+Each run covers the quarter that just ended (data up to the last day of its
+last month): it builds the time-split training set, fits a candidate, judges
+it on the out-of-time window beside the RFM and CLV baselines, and promotes
+it only if it beats the model in effect by the configured margin.  A
+promotion updates the ``tierflow://models/approved`` asset, which the
+monthly DAG consumes.  Backfill older quarters with
+``airflow backfill create --dag-id tierflow_quarterly --from-date ... --to-date ...``.
+
+Thin wiring only: tasks call ``tierlib.pipeline.retrain``; nothing heavy is
+imported at module level, so the file parses fast.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, Metadata, Param, dag, get_current_context, task
+
+APPROVED_MODEL = Asset("tierflow://models/approved", group="tierflow")
+"""Updated when a retrain promotes a new model; its event's extra names the version."""
+
+DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=2), "retry_exponential_backoff": True}
+
+
+def _context():
+    from tierlib.airflow_support import config_path
+    from tierlib.pipeline.context import RunContext
+    from tierlib.pipeline.retrain import retrain_period
+
+    context = get_current_context()
+    dag_run = context.get("dag_run")
+    period = retrain_period(
+        (context.get("params") or {}).get("period"),
+        context.get("data_interval_end"),
+        getattr(dag_run, "run_after", None),
+    )
+    return RunContext.open(config_path(), period)
+
+
+@dag(
+    dag_id="tierflow_quarterly",
+    schedule=CronDataIntervalTimetable("0 0 1 1,4,7,10 *", timezone="UTC"),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["tierflow"],
+    params={
+        "period": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            description="Last data month to train on, YYYY-MM. Empty: the quarter that just ended.",
+        ),
+    },
+    doc_md=__doc__,
+)
+def tierflow_quarterly():
+    @task
+    def train_candidate() -> dict:
+        """Fit a candidate and store it with its model card (metrics beside both baselines)."""
+        from tierlib.pipeline.retrain import run_train
+
+        return run_train(_context())
+
+    @task.short_circuit
+    def promote(trained: dict) -> bool:
+        """Approve the candidate if it beats the model in effect by the margin; False skips the asset."""
+        from tierlib.pipeline.retrain import run_promote
+
+        return bool(run_promote(_context(), trained["candidate"])["promote"])
+
+    @task(outlets=[APPROVED_MODEL])
+    def publish_approved_model(trained: dict):
+        """Mark the approved-model asset as updated, naming the version."""
+        yield Metadata(APPROVED_MODEL, {"version": trained["candidate"], "period": trained["period"]})
+
+    trained = train_candidate()
+    promote(trained) >> publish_approved_model(trained)
+
+
+tierflow_quarterly()
