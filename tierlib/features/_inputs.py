@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -124,16 +125,14 @@ def prepare(
     order_member, order_ids = codes("orders", "oneid", keep_orders, check_missing=True)
     event_member, event_ids = codes("events", "oneid", keep_events, check_missing=True)
     record_member, record_ids = codes("records", "oneid", None, check_missing=True)
-    ids = pd.Index(
-        pd.unique(np.concatenate([record_ids, order_ids, event_ids]).astype(object)), name="oneid"
-    ).sort_values()
+    ids, (record_map, order_map, event_map) = _union_sorted(record_ids, order_ids, event_ids)
 
     order_channel, order_channels = codes("orders", "channel", keep_orders)
     event_channel, event_channels = codes("events", "channel", keep_events)
     record_channel, record_channels = codes("records", "channel", None)
-    channels = pd.Index(
-        pd.unique(np.concatenate([record_channels, order_channels, event_channels]).astype(object))
-    ).sort_values()
+    channels, (record_channel_map, order_channel_map, event_channel_map) = _union_sorted(
+        record_channels, order_channels, event_channels
+    )
 
     category, categories = codes("orders", "category", keep_orders)
     event_type, event_type_values = codes("events", "event_type", keep_events)
@@ -150,20 +149,20 @@ def prepare(
         )
 
     orders_arrays = Orders(
-        member=_remap(order_member, order_ids, ids),
+        member=_remap(order_member, order_map),
         day=np.floor_divide(order_micros[keep_orders], MICROS_PER_DAY),
         amount=_numbers(orders, "amount", keep_orders, required=True),
         discount=_numbers(orders, "discount", keep_orders, required=False),
         refund=_numbers(orders, "refund_amount", keep_orders, required=False),
         category=category,
-        channel=_remap(order_channel, order_channels, channels),
+        channel=_remap(order_channel, order_channel_map),
         n_categories=len(categories),
     )
     events_arrays = Events(
-        member=_remap(event_member, event_ids, ids),
+        member=_remap(event_member, event_map),
         day=np.floor_divide(event_micros[keep_events], MICROS_PER_DAY),
         event_type=known_type[event_type] if event_type.size else np.zeros(0, np.int64),
-        channel=_remap(event_channel, event_channels, channels),
+        channel=_remap(event_channel, event_channel_map),
     )
     return Inputs(
         ids=ids,
@@ -171,9 +170,9 @@ def prepare(
         orders=orders_arrays,
         events=events_arrays,
         records=Records(
-            member=_remap(record_member, record_ids, ids),
+            member=_remap(record_member, record_map),
             registered_day=_registered_days(records, as_of_micros),
-            channel=_remap(record_channel, record_channels, channels),
+            channel=_remap(record_channel, record_channel_map),
         ),
         channels=channels,
     )
@@ -206,12 +205,19 @@ def _factorize(factorized, keep: np.ndarray | None, table: str | None = None):
     return codes, uniques
 
 
-def _remap(codes: np.ndarray, uniques: np.ndarray, index: pd.Index) -> np.ndarray:
-    """Codes into ``uniques`` turned into positions in ``index`` (-1 stays -1)."""
+def _union_sorted(*value_sets: np.ndarray) -> tuple[pd.Index, list[np.ndarray]]:
+    """Sorted union of several arrays of distinct values, and each array's positions in it."""
+    codes, union = pd.factorize(np.concatenate(value_sets).astype(object), sort=True)
+    bounds = np.cumsum([0, *(len(values) for values in value_sets)])
+    positions = [codes[start:end].astype(np.int64) for start, end in pairwise(bounds)]
+    return pd.Index(union, dtype=object), positions
+
+
+def _remap(codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per-table codes turned into positions in the union (-1, missing, stays -1)."""
     if not len(codes):
         return np.zeros(0, np.int64)
-    mapping = np.append(index.get_indexer(uniques).astype(np.int64), -1)
-    return mapping[codes]  # code -1 picks the appended -1
+    return np.append(positions, -1)[codes]  # code -1 picks the appended -1
 
 
 def _registered_days(frame: pd.DataFrame, as_of_micros: int) -> np.ndarray:
