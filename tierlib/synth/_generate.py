@@ -88,14 +88,17 @@ def generate(
             )
             all_orders = assign_orders(people, records, person, purchase_time, streams["orders"])
             del person, purchase_time
-            # The truth needs every order up to 90 days past the span; the files only those inside it.
-            spend_rows = pool.submit(_write_spend_after, people, all_orders, bounds, truth_dir)
             orders = _orders_in_span(all_orders, span_start, span_end, len(records))
+            # The truth needs every order up to 90 days past the span; the files only those inside it.
+            net = all_orders.amount - all_orders.refund
+            spend_rows = pool.submit(
+                _write_spend_after, people, all_orders.person, all_orders.time, net, bounds, truth_dir
+            )
+            del all_orders, net
             clock.step(f"{len(orders.time):,} orders in the span")
             events = simulate_events(people, records, churned_at, span_start, span_end, streams["events"])
             clock.step(f"{len(events.time):,} events")
             spend_rows = spend_rows.result()
-            del all_orders
 
             world = World(
                 people, records, versions, orders, events, bounds, people.names(), streams["tables"]
@@ -166,8 +169,8 @@ def generate(
     return SynthSummary(out_dir=out_dir, persons=people.n, rows=rows, bad_rows=bad_counts, linkability=link)
 
 
-def _write_spend_after(people, orders, bounds, truth_dir) -> int:
-    table = spend_after_table(people, orders, bounds)
+def _write_spend_after(people, person, time, net, bounds, truth_dir) -> int:
+    table = spend_after_table(people, person, time, net, bounds)
     pq.write_table(table, os.path.join(truth_dir, "spend_after.parquet"))
     return table.num_rows
 

@@ -6,7 +6,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tierlib.synth._activity import Orders
 from tierlib.synth._calendar import DAY, YEAR
 from tierlib.synth._noise import EMAIL_FORMATS, PHONE_FORMATS, format_emails, format_phones
 from tierlib.synth._people import CHANNELS, NOT_REGISTERED, People
@@ -79,15 +78,18 @@ def _unique_rows(matrix: np.ndarray):
     return rows, inverse
 
 
-def spend_after_table(people: People, orders: Orders, bounds: np.ndarray) -> pa.Table:
+def spend_after_table(
+    people: People, person: np.ndarray, time: np.ndarray, net: np.ndarray, bounds: np.ndarray
+) -> pa.Table:
     """Net spend and order count in the 90 days from each month's end, per person known by then.
 
-    Zero rows (no order in the window) are left out.
+    Takes every order (person, time, paid minus refunded); zero rows (no order in
+    the window) are left out.
     """
-    order = np.argsort(orders.time, kind="stable")
-    time = orders.time[order]
-    person = orders.person[order]
-    net = (orders.amount - orders.refund)[order]
+    order = np.argsort(time, kind="stable")
+    time = time[order]
+    person = person[order]
+    net = net[order]
     pieces = {"person": [], "as_of": [], "spend": [], "orders": []}
     for as_of in bounds[1:]:
         start, end = np.searchsorted(time, [as_of, as_of + SPEND_WINDOW_DAYS * DAY])
