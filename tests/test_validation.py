@@ -436,23 +436,60 @@ def test_identity_map_identifier_formats():
     assert outcome.quarantined["source_row"].tolist() == [1, 2]
 
 
-def test_features_one_row_per_oneid_no_missing_key_features_scores_in_range():
-    features = pd.DataFrame(
+def real_features() -> pd.DataFrame:
+    """The features stage's own output for 80 members (60 with orders), CLV off."""
+    from tierlib.features import FeatureSettings, compute_features
+    from tierlib.schemas import EVENT_COLUMNS
+
+    rng = np.random.default_rng(0)
+    n = 300
+    orders = pd.DataFrame(
         {
-            "oneid": ["P1", "P2", "P2", "P3"],
-            "tenure_days": [10.0, 5.0, 5.0, np.nan],
-            "r_score": [1, 5, 5, 6],
-            "f_score": [3, 3, 3, 3],
-            "m_score": [2, 2, 2, 2],
+            "oneid": [f"P{i % 60}" for i in range(n)],
+            "channel": "pos",
+            "order_id": [f"o{i}" for i in range(n)],
+            "record_id": "r",
+            "ordered_at": pd.Timestamp("2026-01-01")
+            + pd.to_timedelta(rng.integers(0, 300 * 86400, n), unit="s"),
+            "amount": rng.gamma(2.0, 50.0, n),
+            "discount": 0.0,
+            "refund_amount": 0.0,
+            "category": "shoes",
+            "store_id": "s1",
         }
     )
+    records = pd.DataFrame(
+        {
+            "oneid": [f"P{i}" for i in range(80)],
+            "channel": "pos",
+            "record_id": [f"r{i}" for i in range(80)],
+            "registered_at": pd.Timestamp("2025-06-01"),
+        }
+    )
+    events = empty_frame(EVENT_COLUMNS).assign(oneid=pd.Series(dtype="string"))
+    return compute_features(orders, events, records, "2026-11-01", FeatureSettings(clv_enabled=False))
+
+
+def test_features_one_row_per_oneid_no_missing_key_features_scores_in_range():
+    features = real_features()
     outcome = validate_dataset(
-        "features", features, period="2026-10", settings=SETTINGS, expected_rows=4, build_docs=False
+        "features", features, period="2026-10", settings=SETTINGS, expected_rows=80, build_docs=False
+    )
+    assert outcome.ok, [f.message for f in outcome.failures]  # members without a purchase score 0, not NaN
+    broken = features.copy()
+    broken.loc[3, "frequency"] = np.nan
+    broken.loc[5, "r_score"] = 7
+    broken.loc[6, "lifecycle_stage"] = "sleeping"
+    broken = pd.concat([broken, broken.iloc[[8]]], ignore_index=True)
+    outcome = validate_dataset(
+        "features", broken, period="2026-10", settings=SETTINGS, expected_rows=80, build_docs=False
     )
     assert {f.check for f in outcome.failures} == {
         "features.oneid.unique",
-        "features.tenure_days.not_null",
+        "features.frequency.not_null",
         "features.r_score.range",
+        "features.lifecycle_stage.known",
+        "features.row_count",
     }
     missing = validate_dataset(
         "features", features.drop(columns="m_score"), period="2026-10", settings=SETTINGS, build_docs=False
@@ -573,3 +610,38 @@ def test_row_json_is_valid_json_of_text_values_whatever_the_value_holds():
     assert parsed[1]["name"] == "back\\slash" and parsed[2]["name"] == "line\nbreak\x01"
     assert parsed[2]["amount"] is None and parsed[2]["at"] is None
     assert parsed[3]["name"] == "王小明 🌸" and parsed[4]["name"] is None
+
+
+def test_validate_output_publishes_docs_writes_quarantine_and_stops_on_failure(tmp_path, caplog):
+    from tierlib.catalog import quarantine_key
+    from tierlib.validation import validate_output
+
+    storage = open_storage(tmp_path / "storage")
+    lenient = ValidationSettings(critical=("tiers.column_present.*",), quarantine_min_rows=5)
+    with caplog.at_level("INFO", logger="tierlib"):
+        outcome = validate_output(
+            storage,
+            "tiers",
+            tiers_frame(["vip", "gold"]),
+            period="2026-10",
+            settings=lenient,
+            allowed_tiers=["vip"],
+        )
+    assert outcome.accepted["tier"].tolist() == ["vip"]
+    written = storage.read_parquet(quarantine_key("2026-10", "tiers", "all", "tiers"))
+    assert written["reason"].tolist() == ["unknown_tier"]
+    docs = outcome.figures["data_docs"]
+    assert docs == storage.uri("quality/period=2026-10/data_docs/stage=tiers/dataset=tiers/index.html")
+    assert "validate tiers 2026-10 tiers: 2 rows in = 1 accepted + 1 quarantined" in caplog.text
+    with pytest.raises(ValidationFailed, match=r"critical check tiers\.tier\.configured failed"):
+        validate_output(
+            storage,
+            "tiers",
+            tiers_frame(["vip", "gold"]),
+            period="2026-10",
+            settings=SETTINGS,
+            allowed_tiers=["vip"],
+        )
+    # The failing run still left its Data Docs for the engineer, and did not touch the quarantine.
+    assert storage.exists("quality/period=2026-10/data_docs/stage=tiers/dataset=tiers/index.html")
+    assert len(storage.read_parquet(quarantine_key("2026-10", "tiers", "all", "tiers"))) == 1

@@ -10,6 +10,10 @@
     outcome = validate_dataset("tiers", tiers, period="2026-10", settings=settings,
                                allowed_tiers=["vip", "regular"], context_dir=workdir)
 
+    # In a stage runner: validate, publish Data Docs, write the quarantine, raise on failure.
+    tiers = validate_output(ctx.storage, "tiers", tiers, period=ctx.period, settings=settings,
+                            allowed_tiers=["vip", "regular"]).accepted
+
 Great Expectations is imported only when a validation runs (it costs about
 3 s); importing this package is cheap.  See docs/validation.md.
 """
@@ -19,6 +23,7 @@ from tierlib.validation._docs import data_docs_prefix, publish_data_docs
 from tierlib.validation._outcome import Failure, ValidationOutcome, raise_for_failures
 from tierlib.validation._raw import raw_checks, validate_raw
 from tierlib.validation._schema import parse_drift_failures, source_schema_failures
+from tierlib.validation._stage import validate_output
 from tierlib.validation.settings import ValidationSettings
 
 __all__ = [
@@ -33,5 +38,6 @@ __all__ = [
     "raw_checks",
     "source_schema_failures",
     "validate_dataset",
+    "validate_output",
     "validate_raw",
 ]

@@ -176,15 +176,26 @@ def dataset_checks(
                 )
     elif name == "features":
         rules = settings.features
+        stage_column = ("lifecycle_stage",) if rules.lifecycle_stages else ()
+        needed = (*rules.not_null, *rules.score_columns, *rules.non_negative, *rules.probability_columns)
         checks += _present(name, ("oneid",))
-        checks += _present(
-            name, tuple(dict.fromkeys((*rules.not_null, *rules.score_columns, *rules.non_negative)))
-        )
+        checks += _present(name, tuple(dict.fromkeys((*needed, *stage_column))))
         checks += [_not_null(name, "oneid", "missing_value"), _unique(name, ("oneid",))]
         checks += [_not_null(name, column, "missing_value") for column in rules.not_null]
         low, high = rules.score_range
         checks += [_between(name, column, low, high) for column in rules.score_columns]
         checks += [_between(name, column, 0, None) for column in rules.non_negative]
+        checks += [_between(name, column, 0, 1) for column in rules.probability_columns]
+        if rules.lifecycle_stages:
+            checks.append(
+                Check(
+                    "features.lifecycle_stage.known",
+                    "ExpectColumnValuesToBeInSet",
+                    {"column": "lifecycle_stage", "value_set": list(rules.lifecycle_stages)},
+                    reason="out_of_range",
+                    rule=f"one of {', '.join(rules.lifecycle_stages)}",
+                )
+            )
     elif name in ("scores", "tiers"):
         rules = settings.scores
         checks += _present(name, ("oneid",))

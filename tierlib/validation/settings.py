@@ -66,15 +66,20 @@ class VolumeSettings:
 
 @dataclass(frozen=True)
 class FeatureChecks:
-    """What the features suite holds the features table to."""
+    """What the features suite holds the features table to (columns as in docs/features.md)."""
 
-    not_null: tuple[str, ...] = ("tenure_days",)
-    """Numeric features that must be present (not NaN) for every member."""
+    not_null: tuple[str, ...] = ("frequency", "monetary", "rfm_score", "channel_count")
+    """Numeric features every member must have (never NaN, even without a purchase)."""
     score_columns: tuple[str, ...] = ("r_score", "f_score", "m_score")
-    """Quintile-style scores; each must lie in ``score_range`` where present."""
-    score_range: tuple[float, ...] = (1.0, 5.0)
-    non_negative: tuple[str, ...] = ("tenure_days",)
-    """Features that can never be below zero (days, counts, money)."""
+    """Quintile scores; each must lie in ``score_range``."""
+    score_range: tuple[float, ...] = (0.0, 5.0)
+    """1..5 among buyers, 0 for members without a purchase."""
+    non_negative: tuple[str, ...] = ("frequency", "tenure_days", "channel_count")
+    """Features that can never be below zero (NaN is left to ``not_null``)."""
+    probability_columns: tuple[str, ...] = ("probability_alive",)
+    """Features that must lie in [0, 1] where present."""
+    lifecycle_stages: tuple[str, ...] = ("new", "active", "silent", "churned", "reactivated")
+    """Allowed values of ``lifecycle_stage`` (empty: not checked)."""
 
     def __post_init__(self) -> None:
         if len(self.score_range) != 2 or self.score_range[0] > self.score_range[1]:
