@@ -120,6 +120,26 @@ def exports_success_key(period: str) -> str:
     return f"{exports_prefix(period)}_SUCCESS"
 
 
+def reports_prefix() -> str:
+    """Every month's report lives under ``reports/period=YYYY-MM/``."""
+    return "reports/"
+
+
+def report_key(period: str) -> str:
+    """The month's self-contained HTML report (charts embedded)."""
+    return f"{_period('reports', period)}/report.html"
+
+
+def report_chart_key(period: str, name: str) -> str:
+    """One chart of the month's report as PNG (for e-mail)."""
+    return f"{_period('reports', period)}/charts/{name}.png"
+
+
+def report_summary_key(period: str) -> str:
+    """The report's headline figures and section status; written last, so it marks a complete report."""
+    return f"{_period('reports', period)}/summary.json"
+
+
 def read_standardized(storage, kind: str, periods: list[str], channels: list[str]) -> pd.DataFrame:
     """All accepted rows of ``kind`` for those months and channels, in a stable order."""
     frames = []
@@ -155,6 +175,10 @@ __all__ = [
     "model_versions_prefix",
     "quarantine_key",
     "read_standardized",
+    "report_chart_key",
+    "report_key",
+    "report_summary_key",
+    "reports_prefix",
     "retrain_decision_key",
     "scores_key",
     "standardized_key",

@@ -34,6 +34,7 @@ STAGE_SETTINGS: dict[str, str] = {
     "tiers": "tierlib.tiers._settings:TierSettings",
     "alerts": "tierlib.tiers._settings:AlertSettings",
     "validation": "tierlib.validation.settings:ValidationSettings",
+    "report": "tierlib.report._settings:ReportSettings",
 }
 """Config section -> ``module:Class`` of that stage's frozen settings dataclass."""
 

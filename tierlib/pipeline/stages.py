@@ -29,6 +29,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("score", "tierlib.pipeline.score:run_score", group="value"),
     Stage("tiers", "tierlib.pipeline.tiers:run_tiers", group="tiers"),
     Stage("publish", "tierlib.pipeline.publish:run_publish", group="publish"),
+    Stage("report", "tierlib.pipeline.report:run_report", group="report"),
 )
 
 

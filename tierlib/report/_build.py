@@ -1,0 +1,756 @@
+"""Assemble the month's report: one function per section, each a note instead when its input is missing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html import escape
+
+import pandas as pd
+
+from tierlib.report import _format as fmt
+from tierlib.report._fonts import CjkFont, find_cjk_font
+from tierlib.report._html import Chart, Section, chart_tag, kpi, lead, missing, page, table
+from tierlib.report._inputs import ReportInputs
+from tierlib.report._settings import ReportSettings
+
+SECTION_IDS = (
+    "glance",
+    "tiers",
+    "migration",
+    "rfm",
+    "clv",
+    "lifecycle",
+    "alerts",
+    "model",
+    "quality",
+    "lift",
+)
+"""Every section of the report, in page order; each is an element with that id."""
+
+
+@dataclass(frozen=True)
+class Report:
+    period: str
+    html: str
+    charts: dict[str, bytes]
+    """Chart name -> PNG bytes (the same images the HTML embeds)."""
+    headline: dict
+    """The headline figures (next month's report reads them for its deltas)."""
+    sections: dict[str, str]
+    """Section id -> ``ok`` or ``missing``."""
+    font: CjkFont
+    seconds: float
+
+
+class _Drawer:
+    """Turns figures into Charts at the configured resolution."""
+
+    def __init__(self, settings: ReportSettings):
+        self.dpi = settings.dpi
+
+    def __call__(self, name: str, figure, alt: str) -> Chart:
+        from tierlib.report._charts import png
+
+        width = round(figure.get_figwidth() * self.dpi / 1.1)
+        return Chart(name, png(figure, self.dpi), alt, width)
+
+
+def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -> Report:
+    """The month's report from its inputs; a section whose input is missing says so."""
+    import matplotlib
+
+    from tierlib.report._style import rc_params, tier_colors
+
+    started = time.perf_counter()
+    settings = settings or ReportSettings()
+    font = find_cjk_font(settings.font_path)
+    draw = _Drawer(settings)
+    from tierlib.report._figures import headline, tier_order
+
+    figures = headline(inputs, settings.top_share)
+    order = tier_order(inputs)
+    colors = tier_colors([info.tier for info in order])
+    labels = {info.tier: info.label or info.tier for info in order}
+    labels.update({"(new)": "新会员 (new)", "(gone)": "离开 (gone)"})
+    with matplotlib.rc_context(rc_params(font.family)), _quiet_font_lookup():
+        glance = _glance(inputs, settings, figures, colors, labels, draw)
+        tiers = _tiers(inputs, colors, draw)
+        migration = _migration(inputs, settings, labels, draw)
+        rfm = _rfm(inputs, draw)
+        clv = _clv(inputs, colors, draw)
+        lifecycle = _lifecycle(inputs, draw)
+        alerts = _alerts(inputs, settings, labels, draw)
+        model = _model(inputs, draw)
+        quality = _quality(inputs, draw)
+        lift = _lift(inputs, draw)
+    sections = [glance, tiers, migration, rfm, clv, lifecycle, alerts, model, quality, lift]
+    charts = {chart.name: chart.png for section in sections for chart in section.charts}
+    html = page(
+        f"Tierflow monthly member report · {inputs.period}",
+        _subtitle(inputs),
+        sections,
+        _footer(inputs, font),
+    )
+    return Report(
+        period=inputs.period,
+        html=html,
+        charts=charts,
+        headline=figures,
+        sections={section.id: section.status for section in sections},
+        font=font,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+@contextmanager
+def _quiet_font_lookup():
+    """The CJK collection has no bold face; its glyphs are drawn regular without a warning each time."""
+    logger = logging.getLogger("matplotlib.font_manager")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _subtitle(inputs: ReportInputs) -> str:
+    from tierlib.period import as_of
+
+    model = _model_in_use(inputs)
+    return (
+        f"Members as of {as_of(inputs.period):%Y-%m-%d} (end of {escape(inputs.period)}) · "
+        f"compared with {escape(inputs.previous_period)} · scored with {escape(model)}"
+    )
+
+
+def _model_in_use(inputs: ReportInputs) -> str:
+    if inputs.approved_model:
+        return f"approved model {inputs.approved_model.get('version')}"
+    if inputs.score_figures and not inputs.score_figures.get("fallback_to_clv_baseline", True):
+        return f"model {inputs.score_figures.get('model_version')}"
+    return "the CLV baseline (no approved model yet)"
+
+
+def _footer(inputs: ReportInputs, font: CjkFont) -> str:
+    timing = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in inputs.stage_seconds.items())
+    font_note = (
+        f"Chart font: {escape(font.family)} ({escape(font.source)})."
+        if font.family
+        else "No CJK font was found for the charts: Chinese labels may show as boxes."
+    )
+    return (
+        f"Generated by Tierflow for {escape(inputs.period)}. "
+        f"Stage times: {escape(timing) or 'not recorded'}. "
+        f"{font_note} Charts are also saved as PNG files beside this page (charts/*.png)."
+    )
+
+
+# -- at a glance --------------------------------------------------------------------------
+
+
+def _glance(inputs, settings, figures, colors, labels, draw) -> Section:
+    from tierlib.report._charts import headline_card
+    from tierlib.report._figures import deltas
+
+    previous = deltas(figures, inputs.previous_headline)
+    tiles = _tiles(figures, previous, settings)
+    kpis = "".join(
+        kpi(
+            tile["label"],
+            tile["value"],
+            tile.get("note", ""),
+            tile.get("tone", ""),
+            tile.get("color", "#2563eb"),
+        )
+        for tile in tiles
+    )
+    card = draw(
+        "headline",
+        headline_card(
+            [{**tile, "note_color": _tone_color(tile.get("tone", ""))} for tile in tiles],
+            inputs.period,
+            "Tierflow monthly member report",
+        ),
+        "Headline figures of the month",
+    )
+    answers = (
+        '<div class="answers">'
+        '<div class="answer"><h3>Members in each tier</h3>'
+        f"{_tier_chips(figures, colors, labels, inputs)}</div>"
+        f'<div class="answer"><h3>How value moved</h3><p>{_movement_sentence(inputs)}</p></div>'
+        f'<div class="answer"><h3>Who needs attention</h3><p>{_attention_sentence(inputs)}</p></div>'
+        "</div>"
+    )
+    warnings = _warnings_html(inputs)
+    body = f'<div class="kpis">{kpis}</div>{answers}{warnings}'
+    return Section("glance", "At a glance", body, charts=(card,))
+
+
+def _tone_color(tone: str) -> str:
+    return {"good": "#15803d", "bad": "#b91c1c"}.get(tone, "#6b7280")
+
+
+def _tiles(figures: dict, change: dict, settings: ReportSettings) -> list[dict]:
+    def note(key: str, kind: str = "count", good_when_up: bool = True) -> tuple[str, str]:
+        if key not in change:
+            return "", ""
+        value = change[key]
+        tone = "" if value == 0 else ("good" if (value > 0) == good_when_up else "bad")
+        return f"{fmt.signed(value, kind)} vs last month", tone
+
+    tiles = []
+    members_note, members_tone = note("members")
+    tiles.append(
+        {
+            "label": "Members",
+            "value": fmt.count(figures.get("members")),
+            "note": members_note,
+            "tone": members_tone,
+            "color": "#0b3c5d",
+        }
+    )
+    active = figures.get("active_members")
+    share = active / figures["members"] if active is not None and figures.get("members") else None
+    active_note, active_tone = note("active_members")
+    tiles.append(
+        {
+            "label": "Active this month (bought or engaged)",
+            "value": fmt.count(active),
+            "note": " · ".join(
+                filter(None, [f"{fmt.percent(share)} of members" if share is not None else "", active_note])
+            ),
+            "tone": active_tone,
+            "color": "#15803d",
+        }
+    )
+    revenue_note, revenue_tone = note("revenue", "compact")
+    buyers = figures.get("buyers")
+    tiles.append(
+        {
+            "label": "Revenue this month (net of refunds)",
+            "value": fmt.compact(figures.get("revenue")),
+            "note": " · ".join(
+                filter(None, [f"{fmt.count(buyers)} buyers" if buyers is not None else "", revenue_note])
+            ),
+            "tone": revenue_tone,
+            "color": "#1d7874",
+        }
+    )
+    top_note, top_tone = note("top_share_of_revenue", "pp", good_when_up=False)
+    tiles.append(
+        {
+            "label": f"Revenue from the top {fmt.percent(settings.top_share, 0)} of buyers",
+            "value": fmt.percent(figures.get("top_share_of_revenue")),
+            "note": top_note or "concentration of the month's revenue",
+            "tone": top_tone,
+            "color": "#8e7dbe",
+        }
+    )
+    vip_share = figures.get("vip_revenue_share")
+    tiles.append(
+        {
+            "label": "VIP members (top predicted value)",
+            "value": fmt.count(figures.get("vip_members")),
+            "note": f"gave {fmt.percent(vip_share)} of this month's revenue" if vip_share is not None else "",
+            "color": "#f4a259",
+        }
+    )
+    levels = figures.get("alerts") or {}
+    alert_note, alert_tone = note("alerts_total", good_when_up=False)
+    tiles.append(
+        {
+            "label": "High-value members gone quiet",
+            "value": fmt.count(figures.get("alerts_total")),
+            "note": " · ".join(filter(None, [" ".join(f"{k} {v}" for k, v in levels.items()), alert_note])),
+            "tone": alert_tone,
+            "color": "#b91c1c",
+        }
+    )
+    return tiles
+
+
+def _tier_chips(figures: dict, colors: dict, labels: dict, inputs: ReportInputs) -> str:
+    counts = figures.get("tier_counts")
+    if not counts:
+        return "<p>" + escape(inputs.notes.get("tiers", "no tiers for this month")) + "</p>"
+    from tierlib.report._figures import tier_order
+
+    chips = []
+    for info in tier_order(inputs):
+        chips.append(
+            f'<span class="chip" style="background:{colors[info.tier]}">'
+            f"{escape(labels[info.tier])}: <b>{fmt.count(counts.get(info.tier, 0))}</b></span>"
+        )
+    return f'<div class="chips">{"".join(chips)}</div>'
+
+
+def _movement_sentence(inputs: ReportInputs) -> str:
+    summary = inputs.migration_summary or {}
+    if not summary.get("has_previous"):
+        return escape(
+            inputs.notes.get(
+                "migration", f"No tiers for {inputs.previous_period}: movement shows from next month."
+            )
+        )
+    return (
+        f"<b>{fmt.percent(summary.get('tier_change_share'))}</b> of members changed tier since "
+        f"{escape(inputs.previous_period)}: "
+        f"<b style='color:#15803d'>{fmt.percent(summary.get('upgrade_rate'))} up</b>, "
+        f"<b style='color:#b91c1c'>{fmt.percent(summary.get('downgrade_rate'))} down</b>. "
+        f"{fmt.percent(summary.get('potential_to_high_conversion'))} of last month's potential high-value "
+        f"members reached a high-value tier; {fmt.count(summary.get('members_new'))} new, "
+        f"{fmt.count(summary.get('members_gone'))} gone."
+    )
+
+
+def _attention_sentence(inputs: ReportInputs) -> str:
+    from tierlib.report._figures import alert_levels
+
+    levels = alert_levels(inputs)
+    if levels is None:
+        return escape(inputs.notes.get("alerts", "no alerts were written for this month"))
+    total = sum(levels.values())
+    parts = ", ".join(f"{escape(k)} {fmt.count(v)}" for k, v in levels.items())
+    text = (
+        f"<b>{fmt.count(total)}</b> high-value members with no purchase or engagement for 30+ days ({parts})."
+    )
+    warnings = (inputs.alerts_summary or {}).get("warnings") or []
+    if warnings:
+        text += f" <b>{len(warnings)}</b> threshold warning{'s' if len(warnings) > 1 else ''} below."
+    return text
+
+
+def _warnings_html(inputs: ReportInputs) -> str:
+    summary = inputs.alerts_summary
+    if summary is None:
+        return ""
+    warnings = summary.get("warnings") or []
+    if not warnings:
+        return (
+            '<div class="ok">No threshold warnings this month '
+            "(conversion, tier change and value variance within bounds).</div>"
+        )
+    return "".join(f'<div class="warn">⚠ {escape(str(w.get("message", w)))}</div>' for w in warnings)
+
+
+# -- tiers ------------------------------------------------------------------------------
+
+
+def _tiers(inputs: ReportInputs, colors, draw) -> Section:
+    if inputs.tiers is None:
+        return Section(
+            "tiers", "Tiers: size and value", missing(inputs.notes.get("tiers", "no tiers")), "missing"
+        )
+    from tierlib.report._charts import tiers_chart
+    from tierlib.report._figures import tier_table
+
+    frame = tier_table(inputs)
+    chart = draw("tiers", tiers_chart(frame, colors), "Members and value share per tier")
+    top = frame.iloc[0]
+    sentence = (
+        f"<b>{escape(str(top['label']))}</b> holds {fmt.percent(top['member_share'])} of members and "
+        f"<b>{fmt.percent(top['value_share'])}</b> of predicted 90-day value."
+    )
+    rows = table(
+        frame,
+        [
+            ("label", "tier", None),
+            ("members", "members", fmt.count),
+            ("member_share", "% members", fmt.percent),
+            ("predicted_value", "predicted 90-day value", fmt.compact),
+            ("value_share", "% value", fmt.percent),
+            ("revenue", "revenue this month", fmt.compact),
+            ("revenue_share", "% revenue", fmt.percent),
+            ("vip", "VIP", fmt.count),
+        ],
+        numeric=(
+            "members",
+            "member_share",
+            "predicted_value",
+            "value_share",
+            "revenue",
+            "revenue_share",
+            "vip",
+        ),
+    )
+    return Section(
+        "tiers", "Tiers: size and value", lead(sentence) + chart_tag(chart) + rows, charts=(chart,)
+    )
+
+
+# -- migration --------------------------------------------------------------------------
+
+
+def _migration(inputs: ReportInputs, settings, labels, draw) -> Section:
+    title = f"Migration since {inputs.previous_period}"
+    from tierlib.report._figures import main_flows, migration_matrix
+
+    matrices = migration_matrix(inputs) if inputs.migration is not None else None
+    if matrices is None:
+        note = inputs.notes.get(
+            "migration",
+            f"No tiers for {inputs.previous_period}, so no migration this month; it shows from next month.",
+        )
+        return Section("migration", title, missing(note), "missing")
+    from tierlib.report._charts import flows_chart, migration_heatmap
+
+    counts, rates = matrices
+    heat = draw("migration_heatmap", migration_heatmap(counts, rates, labels), "Tier migration matrix")
+    flows = main_flows(inputs, settings.main_flows)
+    charts = [heat]
+    body = lead(_movement_sentence(inputs)) + chart_tag(heat)
+    if len(flows):
+        flow_chart = draw("migration_flows", flows_chart(flows, labels), "Main flows between tiers")
+        charts.append(flow_chart)
+        body += chart_tag(flow_chart)
+    summary = inputs.migration_summary or {}
+    body += (
+        '<div class="kpis">'
+        + kpi("Changed tier", fmt.percent(summary.get("tier_change_share")), "of members present both months")
+        + kpi(
+            "Value migration",
+            fmt.percent(summary.get("value_migration_rate")),
+            "moved to another value rank",
+            accent="#8e7dbe",
+        )
+        + kpi(
+            "Potential → high value",
+            fmt.percent(summary.get("potential_to_high_conversion")),
+            f"of {fmt.count(summary.get('potential_members_previous'))} potential members last month",
+            accent="#15803d",
+        )
+        + "</div>"
+    )
+    return Section("migration", title, body, charts=tuple(charts))
+
+
+# -- RFM --------------------------------------------------------------------------------
+
+
+def _rfm(inputs: ReportInputs, draw) -> Section:
+    title = "RFM 8-cell grid"
+    features = inputs.features
+    if features is None or "rfm_code" not in features:
+        return Section(
+            "rfm", title, missing(inputs.notes.get("features", "no features for this month")), "missing"
+        )
+    from tierlib.report._charts import rfm_grid
+    from tierlib.report._figures import rfm_cells
+
+    cells, no_purchase = rfm_cells(features)
+    chart = draw("rfm_grid", rfm_grid(cells, no_purchase), "RFM 8-cell grid")
+    biggest = cells.sort_values("members", ascending=False).iloc[0]
+    richest = cells.sort_values("spend_share", ascending=False).iloc[0]
+    sentence = (
+        f"Most buyers sit in <b>{escape(biggest['label_zh'])} {escape(biggest['label_en'])}</b> "
+        f"({fmt.percent(biggest['share'])}); "
+        f"<b>{escape(richest['label_zh'])} {escape(richest['label_en'])}</b> "
+        f"brings the largest share of spend ({fmt.percent(richest['spend_share'])})."
+    )
+    return Section("rfm", title, lead(sentence) + chart_tag(chart), charts=(chart,))
+
+
+# -- CLV and lifecycle ------------------------------------------------------------------
+
+
+def _clv(inputs: ReportInputs, colors, draw) -> Section:
+    title = "Customer lifetime value"
+    features = inputs.features
+    if features is None or "clv" not in features:
+        return Section(
+            "clv", title, missing(inputs.notes.get("features", "no features")), "missing", wide=False
+        )
+    from tierlib.report._charts import clv_chart
+    from tierlib.report._figures import clv_by_tier, clv_values
+
+    values = clv_values(features)
+    if values.empty:
+        return Section(
+            "clv", title, missing("No member has a CLV this month (CLV is off, or nobody bought)."), "missing"
+        )
+    chart = draw("clv", clv_chart(values, clv_by_tier(inputs), colors), "CLV distribution")
+    sentence = (
+        f"Median CLV {fmt.compact(values.median())}; the top 5% of members are worth "
+        f"{fmt.compact(values.quantile(0.95))} or more."
+    )
+    return Section("clv", title, lead(sentence) + chart_tag(chart), charts=(chart,))
+
+
+def _lifecycle(inputs: ReportInputs, draw) -> Section:
+    title = "Lifecycle funnel"
+    features = inputs.features
+    if features is None or "lifecycle_stage" not in features:
+        return Section("lifecycle", title, missing(inputs.notes.get("features", "no features")), "missing")
+    from tierlib.report._charts import lifecycle_funnel
+    from tierlib.report._figures import lifecycle_counts
+
+    stages = lifecycle_counts(features)
+    chart = draw("lifecycle", lifecycle_funnel(stages), "Lifecycle funnel")
+    active = stages.loc[stages["stage"].isin(["new", "active", "reactivated"]), "share"].sum()
+    sentence = f"{fmt.percent(active)} of members bought recently (new, active or reactivated)."
+    return Section("lifecycle", title, lead(sentence) + chart_tag(chart), charts=(chart,))
+
+
+# -- alerts -----------------------------------------------------------------------------
+
+
+def _alerts(inputs: ReportInputs, settings, labels, draw) -> Section:
+    title = "Alerts: who needs attention"
+    from tierlib.report._figures import alert_levels
+
+    levels = alert_levels(inputs)
+    if levels is None:
+        return Section(
+            "alerts", title, missing(inputs.notes.get("alerts", "no alerts for this month")), "missing"
+        )
+    from tierlib.report._charts import alerts_chart
+
+    chart = draw("alerts", alerts_chart(levels), "Alert counts by level")
+    listed = ""
+    alerts = inputs.alerts
+    if alerts is not None and len(alerts) and settings.alerts_listed:
+        shown = alerts.head(settings.alerts_listed).assign(
+            tier_label=lambda f: f["tier"].astype(str).map(lambda t: labels.get(t, t))
+        )
+        listed = (
+            f"<p class='note'>The {min(len(alerts), settings.alerts_listed)} most urgent "
+            f"of {fmt.count(len(alerts))} "
+            "(full list: tiers/period=…/alerts.parquet):</p>"
+            + table(
+                shown,
+                [
+                    ("level", "level", None),
+                    ("oneid", "member (OneID)", None),
+                    ("tier_label", "tier", None),
+                    ("days_inactive", "days inactive", fmt.count),
+                    ("value_percentile", "value percentile", lambda v: fmt.percent(v, 1)),
+                    ("predicted_value_90d", "predicted 90-day value", fmt.compact),
+                    ("churn_probability", "churn probability", fmt.percent),
+                ],
+                numeric=("days_inactive", "value_percentile", "predicted_value_90d", "churn_probability"),
+                row_class=lambda row: str(row["level"]),
+            )
+        )
+    body = (
+        lead(_attention_sentence(inputs))
+        + '<div class="row"><div style="flex:0 1 480px">'
+        + chart_tag(chart)
+        + "</div><div>"
+        + (_warnings_html(inputs) or "")
+        + "</div></div>"
+        + listed
+    )
+    return Section("alerts", title, body, charts=(chart,))
+
+
+# -- model ------------------------------------------------------------------------------
+
+
+def _model(inputs: ReportInputs, draw) -> Section:
+    title = "Tiering model vs baselines"
+    card = inputs.model_card
+    if inputs.approved_model is None or card is None:
+        trained = len(inputs.model_versions)
+        note = "CLV baseline in use: no approved model yet."
+        if trained:
+            plural = "s" if trained > 1 else ""
+            note += f" {trained} candidate model{plural} trained, none promoted for this month."
+        if inputs.score_figures and inputs.score_figures.get("note"):
+            note += f" Score stage: {inputs.score_figures['note']}."
+        return Section("model", title, f'<p class="lead"><b>{escape(note)}</b></p>', "ok")
+    from tierlib.report._charts import model_chart
+    from tierlib.report._figures import SCORERS, model_metrics, top_importances
+
+    metrics = model_metrics(card)
+    chart = draw("model", model_chart(metrics, list(SCORERS)), "Model metrics against baselines")
+    primary = card.get("primary_metric", "top_share_capture")
+    row = metrics.loc[metrics["metric"] == primary]
+    sentence = f"Scoring with approved model <b>{escape(str(inputs.approved_model.get('version')))}</b>"
+    sentence += f" (in effect from {escape(str(inputs.approved_model.get('from_period')))})"
+    if len(row):
+        r = row.iloc[0]
+        sentence += (
+            f": {escape(r['label'])} <b>{fmt.metric(r['model'])}</b> vs RFM {fmt.metric(r['rfm_baseline'])} "
+            f"and CLV {fmt.metric(r['clv_baseline'])}"
+        )
+    sentence += "."
+    window = card.get("data_window") or {}
+    rows = card.get("rows") or {}
+    facts = [
+        ("trained", card.get("trained_at")),
+        ("data month", card.get("period")),
+        ("training rows", fmt.count(rows.get("training")) if rows.get("training") is not None else None),
+        (
+            "validation rows",
+            fmt.count(rows.get("validation")) if rows.get("validation") is not None else None,
+        ),
+        (
+            "training time",
+            f"{card['training_seconds']:.0f} s"
+            if isinstance(card.get("training_seconds"), int | float)
+            else None,
+        ),
+        ("window", _window_text(window)),
+    ]
+    fact_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts if v)
+    importances = top_importances(card)
+    imp_html = ""
+    if importances:
+        imp_html = (
+            "<p class='note'>Top features for value (permutation importance): "
+            + escape(", ".join(f"{name} {score:.3f}" for name, score in importances))
+            + "</p>"
+        )
+    card_link = f"../../models/versions/{escape(str(inputs.approved_model.get('version')))}/card.json"
+    body = (
+        lead(sentence)
+        + chart_tag(chart)
+        + f"<table>{fact_html}</table>"
+        + imp_html
+        + f'<p class="note">Full model card: <a href="{card_link}">card.json</a></p>'
+    )
+    return Section("model", title, body, charts=(chart,))
+
+
+def _window_text(window: dict) -> str | None:
+    if not window:
+        return None
+    parts = []
+    for key, value in window.items():
+        if isinstance(value, str | int | float):
+            parts.append(f"{key} {value}")
+    return "; ".join(parts[:6]) or None
+
+
+# -- data quality -----------------------------------------------------------------------
+
+
+def _quality(inputs: ReportInputs, draw) -> Section:
+    title = "Data quality"
+    from tierlib.report._figures import intake_table, quarantine_counts
+
+    docs = ""
+    if inputs.data_docs:
+        links = " · ".join(
+            f'<a href="{escape(link.href)}">{escape(link.label)}</a>' for link in inputs.data_docs
+        )
+        docs = f'<p class="note">Great Expectations Data Docs: {links}</p>'
+    else:
+        docs = (
+            '<p class="note">No Data Docs were published for this month '
+            "(validation.data_docs is off, or validation did not run).</p>"
+        )
+    intake = intake_table(inputs)
+    quarantine = inputs.quarantine
+    if quarantine is None and intake.empty:
+        return Section(
+            "quality", title, missing(inputs.notes.get("quality", "no extract figures")) + docs, "missing"
+        )
+    charts = []
+    body = ""
+    total_in = int(intake["rows_in"].sum()) if len(intake) else 0
+    total_q = len(quarantine) if quarantine is not None else int(intake["quarantined"].sum())
+    body += lead(
+        f"<b>{fmt.count(total_q)}</b> rows quarantined this month"
+        + (
+            f" of {fmt.count(total_in)} read from the sources ({fmt.percent(total_q / total_in, 2)})"
+            if total_in
+            else ""
+        )
+        + "; quarantined rows never reach tiers or exports."
+    )
+    counts = quarantine_counts(quarantine) if quarantine is not None else pd.DataFrame()
+    if not counts.empty:
+        chart = draw("quality", _quality_chart(counts), "Quarantined rows by channel and reason")
+        charts.append(chart)
+        body += chart_tag(chart)
+    if len(intake):
+        body += table(
+            intake,
+            [
+                ("channel", "source channel", None),
+                ("rows_in", "rows in", fmt.count),
+                ("accepted", "accepted", fmt.count),
+                ("quarantined", "quarantined", fmt.count),
+                ("quarantined_share", "% quarantined", lambda v: fmt.percent(v, 2)),
+            ],
+            numeric=("rows_in", "accepted", "quarantined", "quarantined_share"),
+        )
+    body += docs
+    return Section("quality", title, body, charts=tuple(charts))
+
+
+def _quality_chart(counts):
+    from tierlib.report._charts import quality_chart
+
+    return quality_chart(counts)
+
+
+# -- lift -------------------------------------------------------------------------------
+
+
+def _lift(inputs: ReportInputs, draw) -> Section:
+    title = f"Lift of {inputs.previous_period}'s campaigns (treated vs holdout)"
+    lift = inputs.lift
+    if lift is None:
+        return Section(
+            "lift", title, missing(inputs.notes.get("lift", "no lift report for this month")), "missing"
+        )
+    from tierlib.report._figures import lift_rows
+
+    rows = lift_rows(lift)
+    if rows.empty:
+        note = lift.get("note") or "the lift report has no rows"
+        return Section("lift", title, missing(f"No lift to show: {note}."), "missing")
+    from tierlib.report._charts import lift_chart
+
+    overall = rows.loc[rows["channel"] == "all"]
+    shown = overall if len(overall) else rows
+    chart = draw("lift", lift_chart(shown), "Lift per segment with confidence intervals")
+    confidence = lift.get("confidence", 0.95)
+    best = shown.sort_values("conversion_lift", ascending=False, na_position="last").iloc[0]
+    best_lift = "n/a" if pd.isna(best["conversion_lift"]) else f"{best['conversion_lift'] * 100:+.1f} pp"
+    sentence = (
+        f"Segments sent in {escape(str(lift.get('segments_period', inputs.previous_period)))}, judged on "
+        f"{escape(str(lift.get('outcome_period', inputs.period)))} orders "
+        f"with {fmt.percent(confidence, 0)} intervals. "
+        f"Largest conversion lift: <b>{escape(str(best['segment']))}</b> "
+        f"({best_lift})."
+    )
+    detail = table(
+        rows,
+        [
+            ("segment", "segment", None),
+            ("channel", "channel", None),
+            ("treated_members", "treated", fmt.count),
+            ("holdout_members", "holdout", fmt.count),
+            ("treated_conversion_rate", "conv. treated", fmt.percent),
+            ("holdout_conversion_rate", "conv. holdout", fmt.percent),
+            ("conversion_lift", "lift (pp)", lambda v: "–" if pd.isna(v) else f"{v * 100:+.1f}"),
+            ("conversion_p_value", "p", lambda v: fmt.metric(v, 3)),
+            ("spend_lift", "spend lift / member", lambda v: "–" if pd.isna(v) else f"{v:+,.1f}"),
+            ("spend_p_value", "p (spend)", lambda v: fmt.metric(v, 3)),
+        ],
+        numeric=(
+            "treated_members",
+            "holdout_members",
+            "treated_conversion_rate",
+            "holdout_conversion_rate",
+            "conversion_lift",
+            "conversion_p_value",
+            "spend_lift",
+            "spend_p_value",
+        ),
+    )
+    body = (
+        lead(sentence)
+        + chart_tag(chart)
+        + "<details><summary>Every segment and channel</summary>"
+        + detail
+        + "</details>"
+    )
+    return Section("lift", title, body, charts=(chart,))
