@@ -1,0 +1,284 @@
+"""Tierflow's monthly reports and model cards inside the Airflow UI (an Airflow 3 plugin).
+
+A FastAPI app mounted on the API server at ``/tierflow`` and a nav entry
+(``external_views``, under Browse) that shows it inside the UI:
+
+    /tierflow/                         months with a report, and every model card
+    /tierflow/reports/{YYYY-MM}        -> that month's report.html
+    /tierflow/models/{version}         a model card, readable
+    /tierflow/files/{key}              reports, their charts, Data Docs, cards (nothing else)
+    /tierflow/api/reports, /api/models the same lists as JSON
+
+Storage is read through ``tierlib`` with the config ``TIERFLOW_CONFIG`` names,
+as the DAGs do.  Loading the plugin imports FastAPI only: ``tierlib`` (pandas,
+pyarrow) is imported on the first request, so schedulers and workers that load
+plugins pay nothing for it.  Requests need a logged-in Airflow user (the UI's
+session cookie or a bearer token) unless ``TIERFLOW_REPORTS_AUTH=off``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from html import escape
+
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+URL_PREFIX = "/tierflow"
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_VERSION = re.compile(r"^[A-Za-z0-9_.=-]+$")
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+}
+
+
+def open_tierflow_storage():
+    """The storage of the config ``TIERFLOW_CONFIG`` names, read afresh on each request (it is small)."""
+    from tierlib.config import load_config
+    from tierlib.errors import TierflowError
+    from tierlib.storage import open_storage
+
+    path = os.environ.get("TIERFLOW_CONFIG")
+    if not path:
+        raise HTTPException(
+            503,
+            "TIERFLOW_CONFIG is not set on the API server: point it at config/tierflow.yaml, as for the DAGs",
+        )
+    try:
+        config = load_config(path)
+        return open_storage(
+            config.storage.root,
+            endpoint_url=config.storage.endpoint_url,
+            region_name=config.storage.region_name,
+        )
+    except (OSError, TierflowError) as error:
+        raise HTTPException(503, f"cannot open Tierflow storage: {error}") from error
+
+
+def create_app(require_login: bool | None = None) -> FastAPI:
+    """The view's app; ``require_login`` defaults to on unless ``TIERFLOW_REPORTS_AUTH=off``."""
+    if require_login is None:
+        require_login = os.environ.get("TIERFLOW_REPORTS_AUTH", "on").lower() not in ("off", "false", "0")
+
+    async def logged_in(request: Request) -> None:
+        if not require_login:
+            return
+        from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+
+        header = request.headers.get("authorization", "")
+        token = (
+            header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
+        )
+        if not token:
+            raise HTTPException(401, "Not authenticated: log in to Airflow (the view reads the UI's session)")
+        # The API server's auth manager checks the token, as for Airflow's own API.
+        from airflow.api_fastapi.core_api.security import resolve_user_from_token
+
+        await resolve_user_from_token(token)
+
+    app = FastAPI(
+        title="Tierflow reports",
+        description="Monthly member reports and model cards of Tierflow",
+        dependencies=[Depends(logged_in)],
+    )
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        from tierlib.report._listing import list_model_cards, list_reports
+
+        storage = open_tierflow_storage()
+        return _index_page(list_reports(storage), list_model_cards(storage), storage.root)
+
+    @app.get("/api/reports")
+    def api_reports() -> JSONResponse:
+        from tierlib.report._listing import list_reports
+
+        return JSONResponse(list_reports(open_tierflow_storage()))
+
+    @app.get("/api/models")
+    def api_models() -> JSONResponse:
+        from tierlib.report._listing import list_model_cards
+
+        return JSONResponse(list_model_cards(open_tierflow_storage()))
+
+    @app.get("/reports/{period}")
+    def report(period: str) -> RedirectResponse:
+        if not _PERIOD.match(period):
+            raise HTTPException(404, f"{period!r} is not a month (YYYY-MM)")
+        # Served from files/ so that the report's relative links (Data Docs, model card) resolve there too.
+        return RedirectResponse(f"../files/reports/period={period}/report.html", status_code=307)
+
+    @app.get("/models/{version}", response_class=HTMLResponse)
+    def model(version: str) -> str:
+        from tierlib.catalog import model_card_key
+
+        if not _VERSION.match(version):
+            raise HTTPException(404, "no such model version")
+        storage = open_tierflow_storage()
+        key = model_card_key(version)
+        if not storage.exists(key):
+            raise HTTPException(404, f"model version {version} has no card in {storage.root}")
+        return _card_page(version, storage.read_json(key))
+
+    @app.get("/files/{key:path}")
+    def files(key: str) -> Response:
+        from tierlib.report._listing import servable
+
+        if not servable(key):
+            raise HTTPException(404, "not a report, chart, Data Docs page or model card")
+        storage = open_tierflow_storage()
+        if not storage.exists(key):
+            raise HTTPException(404, f"{key} is not in {storage.root}")
+        suffix = os.path.splitext(key)[1].lower()
+        return Response(
+            storage.read_bytes(key), media_type=_CONTENT_TYPES.get(suffix, "application/octet-stream")
+        )
+
+    return app
+
+
+# -- pages ------------------------------------------------------------------------------
+
+_STYLE = """
+body{margin:0;font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;
+     background:#eef1f5;color:#1f2937;font-size:14px}
+header{background:#0b3c5d;color:#fff;padding:16px 24px}
+header h1{margin:0;font-size:20px} header p{margin:4px 0 0;color:#cfe3f1;font-size:12.5px}
+main{max-width:1100px;margin:0 auto;padding:16px}
+section{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:14px 18px;margin-bottom:14px}
+h2{font-size:16px;margin:0 0 8px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th{text-align:left;color:#6b7280;border-bottom:2px solid #e5e7eb;padding:5px 8px}
+td{border-bottom:1px solid #e5e7eb;padding:5px 8px}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+a{color:#2563eb} .badge{background:#15803d;color:#fff;border-radius:999px;padding:1px 8px;font-size:11.5px}
+.muted{color:#6b7280} .miss{color:#9a3412}
+pre{background:#f8fafc;border:1px solid #e5e7eb;border-radius:8px;padding:10px;overflow:auto;font-size:12px}
+"""
+
+
+def _page(title: str, subtitle: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><header><h1>{escape(title)}</h1><p>{subtitle}</p></header>"
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _number(value, kind: str = "count") -> str:
+    if value is None:
+        return "–"
+    if kind == "percent":
+        return f"{value * 100:.1f}%"
+    if kind == "metric":
+        return f"{value:.3f}"
+    return f"{value:,.0f}"
+
+
+def _index_page(reports: list[dict], cards: list[dict], root: str) -> str:
+    rows = []
+    for entry in reports:
+        period = escape(entry["period"])
+        headline = entry.get("headline") or {}
+        missing = [name for name, status in (entry.get("sections") or {}).items() if status != "ok"]
+        rows.append(
+            f'<tr><td><a href="reports/{period}">{period}</a></td>'
+            f'<td class="num">{_number(headline.get("members"))}</td>'
+            f'<td class="num">{_number(headline.get("active_members"))}</td>'
+            f'<td class="num">{_number(headline.get("revenue"))}</td>'
+            f'<td class="num">{_number(headline.get("top_share_of_revenue"), "percent")}</td>'
+            f'<td class="num">{_number(headline.get("alerts_total"))}</td>'
+            f'<td class="{"miss" if missing else "muted"}">'
+            f"{escape(', '.join(missing)) or 'complete'}</td></tr>"
+        )
+    report_table = (
+        "<table><thead><tr><th>month</th><th class=num>members</th><th class=num>active</th>"
+        "<th class=num>revenue</th><th class=num>top-20% share</th><th class=num>alerts</th>"
+        f"<th>sections without input</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else '<p class="muted">No reports yet: the monthly DAG writes one per month (its last task).</p>'
+    )
+    card_rows = []
+    for card in cards:
+        version = escape(card["version"])
+        badge = ' <span class="badge">current</span>' if card.get("current") else ""
+        approved = escape(card["approved_from"]) if card.get("approved_from") else "not approved"
+        card_rows.append(
+            f'<tr><td><a href="models/{version}">{version}</a>{badge}</td>'
+            f"<td>{escape(str(card.get('period')))}</td>"
+            f"<td>{approved}</td><td>{escape(str(card.get('primary_metric')))}</td>"
+            f'<td class="num">{_number(card.get("model"), "metric")}</td>'
+            f'<td class="num">{_number(card.get("rfm_baseline"), "metric")}</td>'
+            f'<td class="num">{_number(card.get("clv_baseline"), "metric")}</td></tr>'
+        )
+    card_table = (
+        "<table><thead><tr><th>version</th><th>data month</th><th>approved from</th><th>primary metric</th>"
+        "<th class=num>model</th><th class=num>RFM baseline</th><th class=num>CLV baseline</th></tr></thead>"
+        f"<tbody>{''.join(card_rows)}</tbody></table>"
+        if card_rows
+        else '<p class="muted">No model trained yet: scoring uses the CLV baseline until the quarterly '
+        "retrain approves one.</p>"
+    )
+    body = (
+        f"<section><h2>Monthly reports</h2>{report_table}</section>"
+        f"<section><h2>Model cards</h2>{card_table}</section>"
+    )
+    return _page("Tierflow reports", f"storage: {escape(root)}", body)
+
+
+def _json(value) -> str:
+    return escape(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _card_page(version: str, card: dict) -> str:
+    metrics = card.get("metrics") or {}
+    scorers = [name for name in ("model", "rfm_baseline", "clv_baseline") if name in metrics]
+    names = sorted({metric for scorer in scorers for metric in (metrics[scorer] or {})})
+    head = "".join(f"<th class=num>{escape(s)}</th>" for s in scorers)
+    rows = "".join(
+        f"<tr><td>{escape(m)}</td>"
+        + "".join(f'<td class="num">{_number((metrics[s] or {}).get(m), "metric")}</td>' for s in scorers)
+        + "</tr>"
+        for m in names
+    )
+    table = f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    facts = {k: card.get(k) for k in ("period", "trained_at", "training_seconds", "primary_metric", "rows")}
+    body = (
+        f"<section><h2>Out-of-time validation</h2>{table}</section>"
+        f"<section><h2>Facts</h2><pre>{_json(facts)}</pre></section>"
+        f"<section><h2>Whole card</h2><pre>{_json(card)}</pre></section>"
+    )
+    return _page(
+        f"Model card {version}", '<a style="color:#cfe3f1" href="../">all reports and models</a>', body
+    )
+
+
+app = create_app()
+
+
+class TierflowReportsPlugin(AirflowPlugin):
+    """Registers the app on the API server and a 'Tierflow reports' entry under Browse."""
+
+    name = "tierflow_reports"
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Tierflow reports"}]  # noqa: RUF012
+    external_views = [  # noqa: RUF012
+        {
+            "name": "Tierflow reports",
+            "href": URL_PREFIX.lstrip("/") + "/",
+            "url_route": "tierflow_reports",
+            "destination": "nav",
+            "category": "browse",
+        }
+    ]

@@ -1,0 +1,177 @@
+"""The Airflow UI view (plugins/tierflow_reports.py): Airflow loads it, it stays light, it serves reports."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tierlib.catalog import (
+    approved_model_key,
+    model_card_key,
+    report_chart_key,
+    report_key,
+    report_summary_key,
+)
+from tierlib.storage import open_storage
+
+PROJECT = Path(__file__).resolve().parent.parent
+PLUGIN = PROJECT / "plugins" / "tierflow_reports.py"
+CONFIG = str(PROJECT / "config" / "tierflow.yaml")
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("tierflow_reports_plugin_under_test", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def storage_root(tmp_path, monkeypatch) -> Path:
+    """Reports for three months (the newest without its summary yet), two model cards, and member data."""
+    root = tmp_path / "storage"
+    storage = open_storage(str(root))
+    for period, members in (("2026-09", 1972), ("2026-10", 2010)):
+        storage.write_bytes(report_key(period), f"<html><body>report {period}</body></html>".encode())
+        storage.write_bytes(report_chart_key(period, "tiers"), b"\x89PNG fake")
+        storage.write_json(
+            report_summary_key(period),
+            {
+                "period": period,
+                "headline": {
+                    "members": members,
+                    "revenue": 4.9e5,
+                    "top_share_of_revenue": 0.56,
+                    "alerts_total": 21,
+                },
+                "sections": {"glance": "ok", "lift": "ok" if period == "2026-10" else "missing"},
+                "charts": ["tiers"],
+            },
+        )
+    storage.write_bytes(report_key("2026-11"), b"<html>being written</html>")
+    for version, period in (("m-2026-03-aaa", "2026-03"), ("m-2026-06-bbb", "2026-06")):
+        metrics = {"top_share_capture": 0.7 if version.endswith("bbb") else 0.66}
+        storage.write_json(
+            model_card_key(version),
+            {
+                "period": period,
+                "primary_metric": "top_share_capture",
+                "metrics": {
+                    "model": metrics,
+                    "rfm_baseline": {"top_share_capture": 0.58},
+                    "clv_baseline": {},
+                },
+            },
+        )
+    storage.write_json(
+        approved_model_key(),
+        {"version": "m-2026-06-bbb", "history": [{"version": "m-2026-06-bbb", "from_period": "2026-07"}]},
+    )
+    storage.write_json("quality/period=2026-10/data_docs/stage=tiers/index.html", {"not": "html, but served"})
+    storage.write_parquet(
+        "identity/period=2026-10/identity_map.parquet", __import__("pandas").DataFrame({"a": [1]})
+    )
+    monkeypatch.setenv("TIERFLOW_CONFIG", CONFIG)
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
+    return root
+
+
+@pytest.fixture
+def client(storage_root):
+    from fastapi.testclient import TestClient
+
+    return TestClient(_module().create_app(require_login=False))
+
+
+def test_index_lists_reports_newest_first_and_model_cards(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    text = page.text
+    assert text.index("2026-11") < text.index("2026-10") < text.index("2026-09")
+    assert "2,010" in text and "56.0%" in text
+    assert 'm-2026-06-bbb</a> <span class="badge">current</span>' in text
+    assert "not approved" in text  # m-2026-03-aaa
+    reports = client.get("/api/reports").json()
+    assert [entry["period"] for entry in reports] == ["2026-11", "2026-10", "2026-09"]
+    assert reports[0]["headline"] is None  # summary not written yet: the page is not complete
+    assert reports[1]["headline"]["members"] == 2010
+    models = client.get("/api/models").json()
+    assert [(m["version"], m["approved_from"], m["current"]) for m in models] == [
+        ("m-2026-06-bbb", "2026-07", True),
+        ("m-2026-03-aaa", None, False),
+    ]
+
+
+def test_serves_a_report_through_files_so_relative_links_resolve(client):
+    moved = client.get("/reports/2026-10", follow_redirects=False)
+    assert moved.status_code == 307
+    assert moved.headers["location"] == "../files/reports/period=2026-10/report.html"
+    page = client.get("/reports/2026-10")
+    assert page.status_code == 200 and "report 2026-10" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    chart = client.get("/files/reports/period=2026-10/charts/tiers.png")
+    assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
+    docs = client.get("/files/quality/period=2026-10/data_docs/stage=tiers/index.html")
+    assert docs.status_code == 200
+    card = client.get("/models/m-2026-06-bbb")
+    assert card.status_code == 200 and "top_share_capture" in card.text and "0.700" in card.text
+
+
+def test_serves_nothing_but_reports_data_docs_and_cards(client):
+    for path in (
+        "/files/identity/period=2026-10/identity_map.parquet",
+        "/files/reports/period=2026-10/../../identity/period=2026-10/identity_map.parquet",
+        "/files/reports/period=2026-10/%2e%2e/%2e%2e/identity/period=2026-10/identity_map.parquet",
+        "/files/models/approved.json",
+        "/reports/2026-13",
+        "/models/..%2Fapproved.json",
+        "/files/reports/period=2026-12/report.html",
+    ):
+        assert client.get(path).status_code == 404, path
+
+
+def test_without_config_or_login_the_view_says_why(storage_root, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    module = _module()
+    locked = TestClient(module.create_app(require_login=True))
+    assert locked.get("/").status_code == 401
+    monkeypatch.delenv("TIERFLOW_CONFIG")
+    answer = TestClient(module.create_app(require_login=False)).get("/api/reports")
+    assert answer.status_code == 503 and "TIERFLOW_CONFIG" in answer.json()["detail"]
+
+
+def test_loading_the_plugin_imports_nothing_heavy():
+    code = (
+        "import sys, airflow.plugins_manager, importlib.util as u; before = set(sys.modules);"
+        f"spec = u.spec_from_file_location('p', {str(PLUGIN)!r}); m = u.module_from_spec(spec);"
+        "spec.loader.exec_module(m);"
+        "heavy = ('pandas', 'pyarrow', 'matplotlib', 'sklearn', 'great_expectations', 'boto3', 'tierlib');"
+        "print([n for n in heavy if n in set(sys.modules) - before])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_airflow_registers_the_app_and_the_nav_view():
+    code = (
+        "import json; from airflow import plugins_manager as pm;"
+        "apps, _ = pm.get_fastapi_plugins(); views, _ = pm._get_ui_plugins();"
+        "print(json.dumps({'apps': [[a['name'], a['url_prefix']] for a in apps],"
+        " 'views': [[v['name'], v['href'], v.get('url_route'), v.get('destination')] for v in views]}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=PROJECT
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert ["Tierflow reports", "/tierflow"] in loaded["apps"]
+    assert ["Tierflow reports", "tierflow/", "tierflow_reports", "nav"] in loaded["views"]

@@ -1,0 +1,408 @@
+"""The monthly report library: figures on small hand-made tables, every section, fonts, determinism."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tierlib.config import load_config, parse_config
+from tierlib.errors import ConfigError
+from tierlib.report import SECTION_IDS, ReportInputs, ReportSettings, TierInfo, build_report
+from tierlib.report import _figures as figures
+from tierlib.report import _fonts as fonts
+from tierlib.report._figures import RFM_CELLS, headline, main_flows, tier_table, top_share_of_revenue
+
+PERIOD, PREVIOUS = "2026-10", "2026-09"
+TIERS = (
+    TierInfo("high_value_loyal", "高价值忠诚 high-value loyal", 5),
+    TierInfo("potential_high_value", "潜力高价值 potential high-value", 4),
+    TierInfo("regular", "一般 regular", 3),
+    TierInfo("dormant", "沉睡 dormant", 0),
+)
+CODES = [code for code, _, _ in RFM_CELLS]
+
+
+def _tiers(count: int = 40) -> pd.DataFrame:
+    names = [info.tier for info in TIERS]
+    tier = [names[i % 4] for i in range(count)]
+    previous = [None if i % 10 == 0 else names[(i + (i % 3 == 0)) % 4] for i in range(count)]
+    value = np.array([1000.0, 400.0, 100.0, 5.0])[[i % 4 for i in range(count)]] + np.arange(count)
+    return pd.DataFrame(
+        {
+            "oneid": pd.array([f"P{i:04d}" for i in range(count)], dtype="string"),
+            "tier": pd.array(tier, dtype="string"),
+            "previous_tier": pd.array(previous, dtype="string"),
+            "rfm_cell": pd.array(["重要价值"] * count, dtype="string"),
+            "lifecycle_stage": pd.array(["active"] * count, dtype="string"),
+            "reason": pd.array(["rule"] * count, dtype="string"),
+            "vip": [i % 4 == 0 for i in range(count)],
+            "predicted_value_90d": value,
+            "churn_probability": np.linspace(0.05, 0.9, count),
+        }
+    )
+
+
+def _features(count: int = 40) -> pd.DataFrame:
+    frequency = np.array([0 if i % 8 == 7 else 1 + i % 5 for i in range(count)])
+    codes = ["" if f == 0 else CODES[i % 8] for i, f in enumerate(frequency)]
+    labels = {code: (zh, en) for code, zh, en in RFM_CELLS}
+    return pd.DataFrame(
+        {
+            "oneid": pd.array([f"P{i:04d}" for i in range(count)], dtype="string"),
+            "rfm_code": pd.array(codes, dtype="string"),
+            "rfm_cell": pd.array([labels[c][0] if c else "无购买" for c in codes], dtype="string"),
+            "rfm_cell_en": pd.array([labels[c][1] if c else "no purchase" for c in codes], dtype="string"),
+            "frequency": frequency,
+            "monetary": np.where(frequency > 0, 50.0 * (1 + np.arange(count)), 0.0),
+            "lifecycle_stage": pd.array(
+                [("new", "active", "reactivated", "silent", "churned")[i % 5] for i in range(count)],
+                dtype="string",
+            ),
+            "clv": np.where(frequency > 0, 10.0 ** (1 + (np.arange(count) % 4)), np.nan),
+        }
+    )
+
+
+def _orders() -> pd.DataFrame:
+    # Ten buyers spending 100..1000, one order refunded in full (not a purchase).
+    return pd.DataFrame(
+        {
+            "oneid": pd.array([f"P{i:04d}" for i in range(10)] + ["P0011"], dtype="string"),
+            "amount": [100.0 * (i + 1) for i in range(10)] + [80.0],
+            "refund_amount": [0.0] * 10 + [80.0],
+        }
+    )
+
+
+def _migration() -> pd.DataFrame:
+    names = [info.tier for info in TIERS]
+    rows = []
+    for source in [*names, "(new)"]:
+        for target in [*names, "(gone)"]:
+            members = 20 if source == target else (3 if target != "(gone)" else 0)
+            rows.append({"from_tier": source, "to_tier": target, "members": members})
+    frame = pd.DataFrame(rows)
+    frame["rate"] = frame["members"] / frame.groupby("from_tier")["members"].transform("sum")
+    return frame
+
+
+CARD = {
+    "period": "2026-06",
+    "trained_at": "2026-07-01T02:00:00Z",
+    "training_seconds": 42.5,
+    "data_window": {"first_cutoff": "2026-01-01", "validation_cutoff": "2026-04-01"},
+    "rows": {"training": 6000, "validation": 2000, "training_members": 2000},
+    "primary_metric": "top_share_capture",
+    "metrics": {
+        "model": {
+            "top_share_capture": 0.71,
+            "normalized_gini": 0.62,
+            "spearman": 0.55,
+            "churn_auc": 0.81,
+            "churn_brier": 0.15,
+        },
+        "rfm_baseline": {
+            "top_share_capture": 0.58,
+            "normalized_gini": 0.44,
+            "spearman": 0.41,
+            "churn_auc": 0.7,
+            "churn_brier": None,
+        },
+        "clv_baseline": {
+            "top_share_capture": 0.63,
+            "normalized_gini": 0.5,
+            "spearman": 0.47,
+            "churn_auc": 0.74,
+            "churn_brier": 0.19,
+        },
+    },
+    "feature_importances": {
+        "method": "permutation",
+        "value": {"monetary": 0.12, "frequency": 0.05},
+        "churn": {},
+    },
+}
+
+LIFT = {
+    "segments_period": PREVIOUS,
+    "outcome_period": PERIOD,
+    "confidence": 0.95,
+    "rows": [
+        {
+            "segment": segment,
+            "channel": channel,
+            "treated_members": 900,
+            "holdout_members": 100,
+            "treated_converted": 270,
+            "holdout_converted": 20,
+            "treated_conversion_rate": 0.3,
+            "holdout_conversion_rate": 0.2,
+            "conversion_lift": lift,
+            "conversion_lift_low": None if lift is None else lift - 0.05,
+            "conversion_lift_high": None if lift is None else lift + 0.05,
+            "conversion_p_value": 0.01,
+            "treated_spend_per_member": 120.0,
+            "holdout_spend_per_member": 100.0,
+            "spend_lift": 20.0,
+            "spend_lift_low": -5.0,
+            "spend_lift_high": 45.0,
+            "spend_p_value": 0.2,
+        }
+        for segment, channel, lift in (("vip", "all", 0.1), ("vip", "sms", 0.08), ("winback", "all", None))
+    ],
+}
+
+
+def full_inputs() -> ReportInputs:
+    tiers = _tiers()
+    alerts = (
+        tiers.loc[tiers["tier"] == "high_value_loyal"]
+        .head(5)
+        .assign(
+            level=["L1", "L2", "L3", "L3", "L3"],
+            value_percentile=0.9,
+            days_inactive=[70.0, 50.0, 35.0, 31.0, 30.0],
+        )
+    )
+    return ReportInputs(
+        period=PERIOD,
+        previous_period=PREVIOUS,
+        tiers_config=TIERS,
+        tiers=tiers,
+        features=_features(),
+        month_orders=_orders(),
+        month_events=pd.DataFrame({"oneid": pd.array(["P0020", "P0021", "P0001"], dtype="string")}),
+        migration=_migration(),
+        migration_summary={
+            "has_previous": True,
+            "tier_change_share": 0.12,
+            "upgrade_rate": 0.05,
+            "downgrade_rate": 0.07,
+            "value_migration_rate": 0.12,
+            "potential_to_high_conversion": 0.06,
+            "potential_members_previous": 10,
+            "members_new": 4,
+            "members_gone": 0,
+        },
+        alerts=alerts,
+        alerts_summary={
+            "inactive_high_value": {"L1": 1, "L2": 1, "L3": 3},
+            "warnings": [
+                {
+                    "code": "potential_conversion_low",
+                    "message": "potential-to-high conversion 6.0% is under 8%",
+                }
+            ],
+        },
+        approved_model={"version": "m-2026-06-abc", "from_period": "2026-07"},
+        model_card=CARD,
+        model_versions=("m-2026-06-abc",),
+        quarantine=pd.DataFrame(
+            {
+                "stage": ["extract"] * 3 + ["tiers"],
+                "channel": ["pos", "pos", "app", "all"],
+                "kind": ["orders", "orders", "events", "tiers"],
+                "reason": ["negative_amount", "future_date", "future_date", "out_of_range"],
+            }
+        ),
+        extract_figures={"pos": {"totals": {"rows_in": 100, "accepted": 98, "quarantined": 2}}},
+        lift=LIFT,
+        previous_headline={"members": 35, "revenue": 5000.0},
+    )
+
+
+@pytest.fixture(scope="module")
+def full_report():
+    return build_report(full_inputs(), ReportSettings(dpi=60))
+
+
+# -- figures --------------------------------------------------------------------------------
+
+
+def test_headline_counts_members_activity_revenue_and_concentration():
+    figures_ = headline(full_inputs(), top_share=0.2)
+    assert figures_["members"] == 40
+    # ten paying buyers plus two members seen only through events; the refunded order counts for nothing
+    assert figures_["buyers"] == 10
+    assert figures_["active_members"] == 12
+    assert figures_["revenue"] == pytest.approx(5500.0)
+    assert figures_["top_share_of_revenue"] == pytest.approx((1000 + 900) / 5500, abs=1e-6)
+    # VIPs are every fourth member: P0000, P0004, P0008 spent 100 + 500 + 900
+    assert figures_["vip_revenue_share"] == pytest.approx(1500 / 5500, abs=1e-6)
+    assert figures_["alerts"] == {"L1": 1, "L2": 1, "L3": 3}
+
+
+def test_top_share_of_revenue_uses_at_least_one_buyer_and_none_without_revenue():
+    spend = pd.Series([10.0, 0.0, -5.0], index=["a", "b", "c"])
+    assert top_share_of_revenue(spend, 0.2) == pytest.approx(10.0 / 5.0)
+    assert top_share_of_revenue(pd.Series([0.0, -1.0], index=["a", "b"]), 0.2) is None
+
+
+def test_tier_table_shares_add_up_and_keep_empty_tiers():
+    inputs = full_inputs()
+    extra = (*TIERS, TierInfo("vip_only", "VIP only", 6))
+    table = tier_table(ReportInputs(**{**inputs.__dict__, "tiers_config": extra}))
+    assert table["tier"].iloc[0] == "vip_only" and table["members"].iloc[0] == 0
+    assert table["members"].sum() == 40
+    for column in ("member_share", "value_share", "revenue_share"):
+        assert table[column].sum() == pytest.approx(1.0)
+    loyal = table.set_index("tier").loc["high_value_loyal"]
+    assert loyal["value_share"] > loyal["member_share"]
+
+
+def test_main_flows_are_the_largest_moves_with_their_direction():
+    flows = main_flows(full_inputs(), top=50)
+    assert not ((flows["from_tier"] == flows["to_tier"]).any())
+    assert set(flows["direction"]) == {"up", "down", "new"}
+    up = flows.loc[(flows["from_tier"] == "dormant") & (flows["to_tier"] == "regular"), "direction"]
+    assert up.tolist() == ["up"]
+    assert flows["members"].is_monotonic_decreasing
+
+
+def test_rfm_cells_cover_the_eight_cells_and_count_non_buyers():
+    cells, no_purchase = figures.rfm_cells(_features())
+    assert cells["code"].tolist() == CODES
+    assert no_purchase == 5
+    assert cells["members"].sum() == 35
+    assert cells["share"].sum() == pytest.approx(1.0)
+
+
+# -- the page -------------------------------------------------------------------------------
+
+
+def _section(html: str, section_id: str) -> str:
+    match = re.search(
+        rf'<section class="card" id="{section_id}" data-status="(\w+)">(.*?)</section>', html, re.S
+    )
+    assert match, f"section {section_id} is not in the page"
+    return match.group(1) + "|" + match.group(2)
+
+
+def test_full_report_has_every_section_with_its_chart(full_report):
+    assert full_report.sections == {section: "ok" for section in SECTION_IDS}
+    for section in SECTION_IDS:
+        assert _section(full_report.html, section).startswith("ok|")
+    assert set(full_report.charts) >= {
+        "headline",
+        "tiers",
+        "migration_heatmap",
+        "migration_flows",
+        "rfm_grid",
+        "clv",
+        "lifecycle",
+        "alerts",
+        "model",
+        "quality",
+        "lift",
+    }
+    for name, data in full_report.charts.items():
+        assert data.startswith(b"\x89PNG"), name
+        # the page shows the headline as HTML tiles; its PNG is the e-mail version
+        assert (f'data-chart="{name}"' in full_report.html) == (name != "headline")
+    # self-contained: nothing fetched from elsewhere
+    assert not re.search(r'(src|href)="(https?:)?//', full_report.html)
+
+
+def test_full_report_answers_the_three_questions(full_report):
+    html = full_report.html
+    glance = _section(html, "glance")
+    assert "高价值忠诚 high-value loyal: <b>10</b>" in glance
+    assert "12.0%</b> of members changed tier" in glance
+    assert "<b>5</b> high-value members" in glance
+    assert "potential-to-high conversion 6.0% is under 8%" in glance
+    assert "+5 vs last month" in glance  # 40 members against 35
+    model = _section(html, "model")
+    assert "m-2026-06-abc" in model and "0.710" in model and "0.580" in model and "0.630" in model
+    assert 'href="../../models/versions/m-2026-06-abc/card.json"' in model
+    assert "negative_amount" in _section(html, "quality") or "quality" in full_report.charts
+    assert "+10.0 pp" in _section(html, "lift")
+
+
+def test_report_without_inputs_says_what_is_missing_and_does_not_fail():
+    inputs = ReportInputs(
+        period=PERIOD,
+        previous_period=PREVIOUS,
+        notes={
+            "tiers": "tiers/period=2026-10/tiers.parquet is missing: run the tiers stage for this month first"
+        },
+    )
+    report = build_report(inputs, ReportSettings(dpi=60))
+    for section in SECTION_IDS:
+        _section(report.html, section)
+    assert report.sections["tiers"] == "missing" and report.sections["lift"] == "missing"
+    assert "run the tiers stage" in _section(report.html, "tiers")
+    assert "CLV baseline in use: no approved model yet" in _section(report.html, "model")
+    assert set(report.charts) == {"headline"}
+
+
+def test_rendering_is_deterministic(full_report):
+    again = build_report(full_inputs(), ReportSettings(dpi=60))
+    assert again.html == full_report.html
+    assert again.charts == full_report.charts
+
+
+# -- fonts ----------------------------------------------------------------------------------
+
+
+def test_cjk_font_has_every_chinese_label_the_report_draws():
+    from matplotlib.ft2font import FT2Font
+
+    font = fonts.find_cjk_font()
+    assert font.family is not None, "no CJK font: install requirements.txt (noto-cjk-sans-otc)"
+    config = load_config("config/tierflow.yaml")
+    labels = [rule.label for rule in config.stage("tiers").rules]
+    labels += (
+        [zh for _, zh, _ in RFM_CELLS]
+        + list(figures.LIFECYCLE_LABELS.values())
+        + ["无购买", "新会员", "离开"]
+    )
+    from matplotlib import font_manager
+
+    entry = next(
+        e for e in font_manager.fontManager.ttflist if e.fname == font.path and e.name == font.family
+    )
+    face = FT2Font(font.path, face_index=entry.index)
+    missing = sorted(
+        {c for label in labels for c in label if ord(c) > 0x2E80 and not face.get_char_index(ord(c))}
+    )
+    assert missing == []
+
+
+def test_without_a_cjk_font_the_report_warns_and_still_renders(monkeypatch, caplog):
+    from matplotlib import font_manager
+
+    monkeypatch.setattr(fonts, "_CHOSEN", {})
+    monkeypatch.setattr(fonts, "_package_font", lambda: None)
+    latin_only = [e for e in font_manager.fontManager.ttflist if e.name not in fonts.CJK_FAMILIES]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", latin_only)
+    with caplog.at_level(logging.WARNING, logger="tierlib"):
+        report = build_report(ReportInputs(period=PERIOD, previous_period=PREVIOUS), ReportSettings(dpi=60))
+    assert report.font.family is None
+    assert "no CJK font found" in caplog.text
+    assert "Chinese labels may show as boxes" in report.html
+
+
+def test_font_path_that_does_not_exist_falls_back_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setattr(fonts, "_CHOSEN", {})
+    with caplog.at_level(logging.WARNING, logger="tierlib"):
+        font = fonts.find_cjk_font("/nonexistent/font.ttf")
+    assert "report.font_path /nonexistent/font.ttf does not exist" in caplog.text
+    assert font.family is not None and font.source in ("package", "system")
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+def test_report_section_is_checked_when_the_config_loads():
+    raw = load_config("config/tierflow.yaml").raw
+    assert (
+        parse_config({**raw, "report": {"top_share": 0.1}}, "tierflow.yaml").stage("report").top_share == 0.1
+    )
+    with pytest.raises(ConfigError, match=r"report: report.top_share must be between 0 and 1"):
+        parse_config({**raw, "report": {"top_share": 1.5}}, "tierflow.yaml")
+    with pytest.raises(ConfigError, match=r"report.colour: unknown key"):
+        parse_config({**raw, "report": {"colour": "blue"}}, "tierflow.yaml")
