@@ -46,7 +46,7 @@ class Check:
     def described(self) -> str:
         """``expect_column_values_to_be_between(amount)``: the expectation as GX names it."""
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", self.expectation).lower()
-        return f"{snake}({', '.join(self.columns)})"
+        return f"{snake}({', '.join(self.columns)})" if self.columns else snake
 
 
 @dataclass(frozen=True)

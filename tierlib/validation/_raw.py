@@ -157,8 +157,8 @@ def raw_checks(
                 f"{kind}.volume",
                 "ExpectTableRowCountToBeBetween",
                 {"min_value": low, "max_value": high},
-                rule=f"within [{volume.min_ratio:g}, {volume.max_ratio if volume.max_ratio else 'inf'}] x "
-                f"last month's {previous_rows} accepted rows",
+                rule=f"{low} to {high if high is not None else 'any number of'} rows "
+                f"(last month: {previous_rows} accepted)",
             )
         )
     return checks
@@ -327,15 +327,21 @@ def _volume_message(failure: Failure, outcomes, where: str, previous_rows, perio
         return failure
     outcome = next(o for o in outcomes if o.check.name == failure.check)
     current = outcome.observed
-    ratio = current / previous_rows if previous_rows else None
-    direction = "drop" if ratio is not None and ratio < 1 else "jump"
+    ratio = current / previous_rows if previous_rows else 0.0
+    low, high = outcome.check.kwargs["min_value"], outcome.check.kwargs["max_value"]
+    if current < low:
+        bound = f"below the band's floor of {low} rows (validation.volume.min_ratio)"
+        direction = "drop"
+    else:
+        bound = f"above the band's ceiling of {high} rows (validation.volume.max_ratio)"
+        direction = "jump"
     return Failure(
         failure.check,
         f"{where}: volume {direction}: {current} rows this month against {previous_rows} accepted in "
-        f"{previous_period(period)} ({ratio:.0%} of last month), outside the band {outcome.check.rule} "
-        f"({outcome.check.described}). Check that the month's file is complete, or adjust validation.volume.",
+        f"{previous_period(period)} ({ratio:.0%} of last month), {bound}; "
+        f"{outcome.check.described}. Check that the month's file is complete, or adjust validation.volume.",
         outcome.check.described,
-        round(ratio, 6) if ratio is not None else None,
+        round(ratio, 6),
     )
 
 
