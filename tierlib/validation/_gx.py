@@ -149,10 +149,17 @@ class GXRuntime:
                 },
             )
         )
+        store = context.validation_results_store
+        kept = set(store.list_keys())
         outcome = checkpoint.run(
             batch_parameters={"dataframe": frame},
             run_id=RunIdentifier(run_name=run_name, run_time=run_time),
         )
+        if not build_docs:
+            # Results are kept in memory for the Data Docs index only; a validation without
+            # a page (history months) would otherwise pile up for the life of the process.
+            for key in set(store.list_keys()) - kept:
+                store.remove_key(key)
         (validation,) = outcome.run_results.values()
         return [_spec_result(result) for result in validation.results]
 
