@@ -67,7 +67,7 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
             if len(table.frame) == 0:
                 result = _empty_standardized(kind)
             else:
-                result = standardize(table, channel_name, kind, mapping)
+                result = standardize(table, channel_name, kind, mapping, ctx.config.run.timezone)
             drift = parse_drift_failures(
                 table, result, channel=channel_name, kind=kind, mapping=mapping, settings=settings
             )
