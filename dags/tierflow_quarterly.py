@@ -14,12 +14,15 @@ imported at module level, so the file parses fast.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Metadata, Param, dag, get_current_context, task
 
-APPROVED_MODEL = Asset("tierflow://models/approved", group="tierflow")
+from tierlib.airflow_support import APPROVED_MODEL_ASSET
+
+APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
 """Updated when a retrain promotes a new model; its event's extra names the version."""
 
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=2), "retry_exponential_backoff": True}
@@ -43,7 +46,9 @@ def _context():
 @dag(
     dag_id="tierflow_quarterly",
     schedule=CronDataIntervalTimetable("0 0 1 1,4,7,10 *", timezone="UTC"),
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    start_date=pendulum.parse(os.environ.get("TIERFLOW_START_DATE", "2025-01-01")),
+    # Each retrain needs the monthly pipeline's identity for its last month; older quarters
+    # are retrained on purpose, with `airflow backfill create`, not all at once on deploy.
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
