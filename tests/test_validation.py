@@ -568,6 +568,7 @@ def test_data_docs_are_rendered_and_published_to_storage(tmp_path):
     assert "raw.orders" in index and "tiers" in index
     pages = [key for key in storage.list(prefix + "validations/") if key.endswith(".html")]
     assert len(pages) == 2
+    assert storage.exists(prefix + "static/images/favicon.ico") and not storage.list(prefix + "static/fonts/")
     # A fresh folder starts a fresh site: the next stage's index lists only its own runs.
     other = tmp_path / "gx2"
     validate_dataset(

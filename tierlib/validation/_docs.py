@@ -26,7 +26,17 @@ def publish_data_docs(storage, folder: str | os.PathLike[str], prefix: str) -> s
         return None
     storage.delete_prefix(prefix)
     # The index goes last: a reader who finds it finds the pages it links to.
-    files = sorted(path for path in root.rglob("*") if path.is_file() and path != index)
+    files = sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file() and path != index and _needed(path.relative_to(root))
+    )
     for path in [*files, index]:
         storage.write_bytes(prefix + path.relative_to(root).as_posix(), path.read_bytes())
     return storage.uri(prefix + "index.html")
+
+
+def _needed(relative: Path) -> bool:
+    """GX copies 4 MB of fonts and tutorial images into every site; its pages use only these."""
+    name = relative.as_posix()
+    return not name.startswith("static/") or name.startswith("static/styles/") or name.endswith("favicon.ico")
