@@ -34,6 +34,8 @@ def extract_channel_month(ctx: RunContext, channel_name: str, period: str) -> di
 
 def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dict, str | None]:
     from tierlib.validation import (
+        Failure,
+        ValidationSettings,
         data_docs_prefix,
         parse_drift_failures,
         publish_data_docs,
@@ -41,10 +43,10 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
         source_schema_failures,
         validate_raw,
     )
-    from tierlib.validation._outcome import Failure
 
     channel = ctx.config.channels[channel_name]
-    settings = ctx.config.stage("validation")
+    # A Config made in code may lack the section; the defaults are what an empty section gives.
+    settings = ctx.config.stages.get("validation") or ValidationSettings()
     docs = settings.data_docs == "all" or (settings.data_docs == "run_month" and period == ctx.period)
     previous = _previous_accepted(ctx, channel_name, period)
     outcomes = {}
