@@ -343,3 +343,14 @@ def test_the_monthly_dag_does_not_import_great_expectations_at_parse_time():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_rerunning_a_month_writes_the_same_bytes(ctx, tmp_path):
+    orders = shop_orders("2026-10")
+    orders.loc[4, "paid"] = "-1.00"
+    write(tmp_path, "shop", "2026-10", "orders.csv", orders)
+    run_extract_channel(ctx, "shop")
+    first = snapshot(ctx, "shop")
+    assert any(key.endswith("_SUCCESS.json") for key in first)
+    extract_channel_month(ctx, "shop", "2026-10")
+    assert snapshot(ctx, "shop") == first
