@@ -25,10 +25,11 @@ EVENT_LEAN_SHARE = 0.3
 
 @dataclass
 class Orders:
-    """Every purchase a tracked record made, until the end of the truth horizon, sorted by time."""
+    """Every purchase a tracked record made, until the end of the truth horizon, person by person."""
 
     person: np.ndarray
     record: np.ndarray
+    channel: np.ndarray  # of the record
     time: np.ndarray
     amount: np.ndarray  # paid, yuan
     discount: np.ndarray
@@ -135,6 +136,7 @@ def assign_orders(
     return Orders(
         person=person,
         record=record,
+        channel=channel,
         time=time,
         amount=amount,
         discount=discount,

@@ -201,7 +201,11 @@ def _members(world: World, code: int) -> SourceTable:
 
 def _orders(world: World, code: int) -> SourceTable:
     orders, records = world.orders, world.records
-    rows = np.flatnonzero(records.channel[orders.record] == code)  # already in time order
+    rows = np.flatnonzero(orders.channel == code)
+    # Time order, then record: one sort on a packed key.
+    record_bits = max(len(records).bit_length(), 1)
+    key = ((orders.time[rows] - world.bounds[0]) << record_bits) | orders.record[rows]
+    rows = rows[np.argsort(key, kind="stable")]
     time = orders.time[rows]
     record_id = records.record_id.take(pa.array(orders.record[rows]))
     category = pick(vocab.CATEGORIES, orders.category[rows])
