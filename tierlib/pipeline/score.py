@@ -77,6 +77,7 @@ def run_score(ctx: RunContext) -> dict:
         "model_version": version,
         "source": source,
         "fallback_to_clv_baseline": entry is None,
+        "model_card": None if entry is None else entry["card_key"],
         "note": note,
         "predicted_value_90d_total": round(float(scores["predicted_value_90d"].sum()), 2),
         "predicted_value_90d_mean": round(float(scores["predicted_value_90d"].mean()), 4)
