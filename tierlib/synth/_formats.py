@@ -8,7 +8,7 @@ the way real exports go wrong, and writes one file per month.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -72,7 +72,6 @@ class SourceTable:
     text_column: str | None = None
     encoded_text: pa.Array | None = None
     """Chinese text to write GBK-encoded in ``text_column`` for bad_encoding rows (default: the value)."""
-    extra_time_columns: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -86,13 +85,6 @@ class SourceTable:
         if self.ext == "parquet":
             reasons = [r for r in reasons if r not in TEXT_ONLY_REASONS]
         return tuple(r for r in BAD_ROW_REASONS if r in reasons)
-
-
-@dataclass
-class BadRows:
-    period: np.ndarray
-    row: np.ndarray
-    reason: list[str]
 
 
 def write_source_table(

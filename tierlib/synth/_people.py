@@ -225,9 +225,6 @@ def _channels(n: int, acquired: np.ndarray, span_end: int, rng: np.random.Genera
     return registered, order_weight, event_weight
 
 
-def digits_of_phone(phone: np.ndarray) -> np.ndarray:
-    return digits_matrix(phone, 11)
-
-
 def phone_strings(phone: np.ndarray) -> pa.Array:
-    return from_fixed_width(digits_of_phone(phone))
+    """Clean 11-digit phone numbers as strings."""
+    return from_fixed_width(digits_matrix(phone, 11))

@@ -31,7 +31,6 @@ from tierlib.synth._strings import (
     padded_ints,
     pick,
     random_tokens,
-    to_fixed_width,
 )
 
 PHONE_PRESENT, PHONE_MISSING, PHONE_PLACEHOLDER, PHONE_MASKED_STATE = range(4)
@@ -339,6 +338,3 @@ def _nicknames(people: People, person: np.ndarray, rng: np.random.Generator) -> 
     given = pick([g for g, _ in vocab.GIVEN], people.given[person, 0])
     suffix = pick(vocab.NICK_SUFFIXES, rng.integers(0, len(vocab.NICK_SUFFIXES), n))
     return join(word, given, suffix)
-
-
-__all__ = ["Records", "Versions", "make_records", "make_versions", "to_fixed_width"]

@@ -6,6 +6,8 @@ value would take minutes, so everything works on whole arrays.
 
 from __future__ import annotations
 
+from math import gcd
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -128,18 +130,14 @@ def scatter_variants(n: int, variant: np.ndarray, build) -> pa.Array:
 def affine_permutation(index: np.ndarray, modulus: int, seed_value: int) -> np.ndarray:
     """A bijection of ``[0, modulus)`` applied to ``index``: unique, random-looking codes."""
     multiplier = _coprime_multiplier(modulus, seed_value)
+    if modulus * multiplier >= 2**63:
+        raise ValueError(f"modulus {modulus} too large for int64 arithmetic")
     offset = (seed_value * 2_654_435_761) % modulus
-    # Python ints avoid int64 overflow for large moduli.
-    index = np.asarray(index, dtype=np.int64)
-    if modulus * multiplier < 2**62:
-        return (index * multiplier + offset) % modulus
-    return np.array([(int(i) * multiplier + offset) % modulus for i in index], dtype=np.int64)
+    return (np.asarray(index, dtype=np.int64) * multiplier + offset) % modulus
 
 
 def _coprime_multiplier(modulus: int, seed_value: int) -> int:
-    from math import gcd
-
     candidate = 1_000_003 + 2 * (seed_value % 100_000)
     while gcd(candidate, modulus) != 1:
         candidate += 2
-    return candidate % modulus or 1
+    return candidate
