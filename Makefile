@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.installed-test
 
 .PHONY: venv demo test lint format bench clean realstack-test
 
@@ -13,16 +14,21 @@ $(INSTALLED): requirements.txt constraints.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $(INSTALLED)
 
+# Test-only packages (the lifetimes reference for the CLV comparison); tierlib never imports them.
+$(TEST_INSTALLED): $(INSTALLED) requirements-test.txt
+	$(VENV)/bin/python -m pip install --quiet -r requirements-test.txt -c constraints.txt
+	touch $(TEST_INSTALLED)
+
 venv: $(INSTALLED)
 
 demo: venv
 	bash scripts/demo.sh
 
-test: venv
+test: $(TEST_INSTALLED)
 	bash scripts/test.sh
 
 # The docker-compose topology as processes on loopback (PostgreSQL, Redis, Celery); see README.
-realstack-test: venv
+realstack-test: $(TEST_INSTALLED)
 	bash scripts/realstack_test.sh
 
 lint: venv
