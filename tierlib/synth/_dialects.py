@@ -69,7 +69,7 @@ class World:
     events: Events
     bounds: np.ndarray
     names: pa.Array  # per person
-    rng: np.random.Generator
+    rng: np.random.Generator | None = None  # set per table by build_table
 
 
 def build_table(world: World, channel: str, table: str, rng: np.random.Generator) -> SourceTable:

@@ -78,8 +78,8 @@ def generate(
     clock.step(f"{people.n:,} people, {len(records):,} records, {len(versions.record):,} member rows")
     temp_dir = f"{out_dir}.partial-{os.getpid()}"
     shutil.rmtree(temp_dir, ignore_errors=True)
-    os.makedirs(os.path.join(temp_dir, "_truth"))
     truth_dir = os.path.join(temp_dir, "_truth")
+    os.makedirs(truth_dir)
     try:
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
             horizon = span_end + SPEND_WINDOW_DAYS * DAY
@@ -91,73 +91,32 @@ def generate(
             orders = _orders_in_span(all_orders, span_start, span_end)
             # The truth needs every order up to 90 days past the span; the files only those inside it.
             net = all_orders.amount - all_orders.refund
-            spend_rows = pool.submit(
+            spend_job = pool.submit(
                 _write_spend_after, people, all_orders.person, all_orders.time, net, bounds, truth_dir
             )
             del all_orders, net
             clock.step(f"{len(orders.time):,} orders in the span")
             events = simulate_events(people, records, churned_at, span_start, span_end, streams["events"])
             clock.step(f"{len(events.time):,} events")
-            spend_rows = spend_rows.result()
 
-            world = World(
-                people, records, versions, orders, events, bounds, people.names(), streams["tables"]
-            )
+            world = World(people, records, versions, orders, events, bounds, people.names())
             tasks = [(channel, table) for channel in CHANNELS for table in TABLES[channel]]
-            table_seeds = streams["tables"].integers(0, 2**63, size=(len(tasks), 2))
+            seeds = streams["tables"].integers(0, 2**63, size=(len(tasks), 2))
             write = partial(_write_table, world, temp_dir, labels, span_end, settings.bad_rate, clock)
-            jobs = [
-                (channel, table, seeds) for (channel, table), seeds in zip(tasks, table_seeds, strict=True)
-            ]
             # Biggest tables first keeps both threads busy to the end.
             size = {"orders": len(orders.time), "events": len(events.time), "members": len(versions.record)}
-            by_size = sorted(range(len(jobs)), key=lambda k: -size[jobs[k][1]])
-            futures = {k: pool.submit(write, jobs[k]) for k in by_size}
-            truth = pool.submit(
+            by_size = sorted(range(len(tasks)), key=lambda k: -size[tasks[k][1]])
+            futures = {k: pool.submit(write, *tasks[k], seeds[k]) for k in by_size}
+            truth_job = pool.submit(
                 _write_truth, people, records, versions, churned_at, temp_dir, streams["optouts"]
             )
-            results = [futures[k].result() for k in range(len(jobs))]
-            link = truth.result()
+            results = [futures[k].result() for k in range(len(tasks))]
             del world, orders, events
-
         bad_table = _bad_rows_table(tasks, results)
         pq.write_table(bad_table, os.path.join(truth_dir, "bad_rows.parquet"))
         clock.step("wrote ground truth")
-
-        rows = {channel: {} for channel in CHANNELS}
-        rows_by_period = {channel: {} for channel in CHANNELS}
-        for (channel, table), (counts, _) in zip(tasks, results, strict=True):
-            rows[channel][table] = int(sum(counts.values()))
-            rows_by_period[channel][table] = counts
-        reasons = bad_table.column("reason").to_pylist()
-        bad_counts = {reason: reasons.count(reason) for reason in BAD_ROW_REASONS}
-        manifest = {
-            "generator": "tierlib.synth",
-            "generator_version": GENERATOR_VERSION,
-            "settings": settings.to_dict(),
-            "seed": settings.seed,
-            "periods": labels,
-            "formats": FORMATS,
-            "persons": people.n,
-            "records": len(records),
-            "rows": rows,
-            "rows_by_period": rows_by_period,
-            "bad_rows": bad_counts,
-            "linkability": link,
-            "truth_rows": {
-                "record_person": len(records),
-                "persons": people.n,
-                "spend_after": spend_rows,
-                "bad_rows": bad_table.num_rows,
-            },
-            "optouts": int(people.opted_out.sum()),
-            "notes": {
-                "spend_after": "zero rows (no order in the window) are omitted; "
-                "only people acquired before as_of",
-                "timezone": "local time is UTC+8; wechat epoch seconds are Unix instants, "
-                "guide ISO strings carry +08:00",
-            },
-        }
+        manifest = _manifest(settings, labels, people, records, tasks, results, bad_table, truth_job.result())
+        manifest["truth_rows"]["spend_after"] = spend_job.result()
         with open(os.path.join(truth_dir, "manifest.json"), "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2, sort_keys=True, ensure_ascii=False)
             handle.write("\n")
@@ -165,8 +124,47 @@ def generate(
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
+    link = manifest["linkability"]
     clock.step(f"done: {out_dir} (linkability {link['all_versions']:.4f})")
-    return SynthSummary(out_dir=out_dir, persons=people.n, rows=rows, bad_rows=bad_counts, linkability=link)
+    return SynthSummary(
+        out_dir=out_dir,
+        persons=people.n,
+        rows=manifest["rows"],
+        bad_rows=manifest["bad_rows"],
+        linkability=link,
+    )
+
+
+def _manifest(settings, labels, people, records, tasks, results, bad_table, link) -> dict:
+    """What was written, for readers and tests; no paths or timings, so reruns give the same bytes."""
+    rows = {channel: {} for channel in CHANNELS}
+    rows_by_period = {channel: {} for channel in CHANNELS}
+    for (channel, table), (counts, _) in zip(tasks, results, strict=True):
+        rows[channel][table] = int(sum(counts.values()))
+        rows_by_period[channel][table] = counts
+    reasons = bad_table.column("reason").to_pylist()
+    return {
+        "generator": "tierlib.synth",
+        "generator_version": GENERATOR_VERSION,
+        "settings": settings.to_dict(),
+        "seed": settings.seed,
+        "periods": labels,
+        "formats": FORMATS,
+        "persons": people.n,
+        "records": len(records),
+        "rows": rows,
+        "rows_by_period": rows_by_period,
+        "bad_rows": {reason: reasons.count(reason) for reason in BAD_ROW_REASONS},
+        "linkability": link,
+        "truth_rows": {"record_person": len(records), "persons": people.n, "bad_rows": bad_table.num_rows},
+        "optouts": int(people.opted_out.sum()),
+        "notes": {
+            "spend_after": "zero rows (no order in the window) are omitted; "
+            "only people acquired before as_of",
+            "timezone": "local time is UTC+8; wechat epoch seconds are Unix instants, "
+            "guide ISO strings carry +08:00",
+        },
+    }
 
 
 def _write_spend_after(people, person, time, net, bounds, truth_dir) -> int:
@@ -187,9 +185,10 @@ def _write_truth(people, records, versions, churned_at, temp_dir, rng) -> dict:
     return linkability(people, records, versions)
 
 
-def _write_table(world, temp_dir, labels, span_end, bad_rate, clock, job) -> tuple[dict, dict]:
+def _write_table(
+    world, temp_dir, labels, span_end, bad_rate, clock, channel, table, seeds
+) -> tuple[dict, dict]:
     """Build one channel table and write its months; its own seeds keep threads deterministic."""
-    channel, table, seeds = job
     source = build_table(world, channel, table, np.random.default_rng(int(seeds[0])))
     counts, bad = write_source_table(
         source, temp_dir, labels, span_end, bad_rate, np.random.default_rng(int(seeds[1]))
