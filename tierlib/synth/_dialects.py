@@ -55,7 +55,6 @@ TABLES = {
     "member_center": ("members", "events"),
     "guide": ("members", "events"),
 }
-ORDER_CODES = {"app": "APP", "wechat": "MINIP", "pos": "POS"}
 BIRTHDAY_KNOWN_SHARE = 0.8
 SIR_MADAM_SHARE = 0.3
 
@@ -221,7 +220,7 @@ def _orders(world: World, code: int) -> SourceTable:
             Column(
                 "order_no",
                 "str",
-                from_fixed_width(hstack_bytes([b"A", day, _digits(sequence, 8)], len(rows))),
+                from_fixed_width(hstack_bytes([b"A", day, digits_matrix(sequence, 8)], len(rows))),
             ),
             Column("user_id", "str", record_id),
             Column("channel_code", "str", _constant("APP", len(rows))),
@@ -241,7 +240,7 @@ def _orders(world: World, code: int) -> SourceTable:
             Column(
                 "out_trade_no",
                 "str",
-                from_fixed_width(hstack_bytes([b"MP", day, _digits(sequence, 9)], len(rows))),
+                from_fixed_width(hstack_bytes([b"MP", day, digits_matrix(sequence, 9)], len(rows))),
             ),
             Column("openid", "str", record_id),
             Column("channel_code", "str", _constant("MINIP", len(rows))),
@@ -301,7 +300,10 @@ def _orders(world: World, code: int) -> SourceTable:
         Column(
             "receipt_no",
             "str",
-            join(store_codes(store), from_fixed_width(hstack_bytes([day, _digits(sequence, 8)], len(rows)))),
+            join(
+                store_codes(store),
+                from_fixed_width(hstack_bytes([day, digits_matrix(sequence, 8)], len(rows))),
+            ),
         ),
         Column("vip_no", "str", record_id),
         Column("sales_channel", "str", _constant("POS", len(rows))),
@@ -399,10 +401,6 @@ def _ymd(time: np.ndarray) -> np.ndarray:
         return np.zeros((0, 8), dtype=np.uint8)
     matrix = to_fixed_width(format_times(time, "ymdhms"), 19)
     return np.hstack([matrix[:, 0:4], matrix[:, 5:7], matrix[:, 8:10]])
-
-
-def _digits(values: np.ndarray, width: int) -> np.ndarray:
-    return digits_matrix(values, width)
 
 
 def _constant(value: str, n: int) -> pa.Array:

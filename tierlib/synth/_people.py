@@ -22,8 +22,6 @@ from tierlib.synth._strings import (
 
 CHANNELS = ("app", "wechat", "ecommerce", "pos", "member_center", "guide")
 APP, WECHAT, ECOMMERCE, POS, MEMBER_CENTER, GUIDE = range(6)
-ORDER_CHANNELS = (APP, WECHAT, ECOMMERCE, POS)
-EVENT_CHANNELS = (APP, WECHAT, ECOMMERCE, MEMBER_CENTER, GUIDE)
 NOT_REGISTERED = np.iinfo(np.int64).max
 
 CHANNEL_POPULARITY = np.array([0.55, 0.6, 0.5, 0.4, 0.3, 0.15])

@@ -58,7 +58,6 @@ PLATFORM_SHOPS = ("TM-FLAGSHIP", "JD-SELF", "DY-OFFICIAL")
 EVENT_WEIGHTS = (0.62, 0.14, 0.1, 0.05, 0.09)  # view, share, review, invite, post
 
 PLACEHOLDER_PHONES = ("13800000000",)
-PLACEHOLDER_EMAILS = ("test@test.com", "none@none.com")
 
 # Phone prefixes (first three digits) of mainland mobile numbers.
 PHONE_PREFIXES = (
