@@ -38,3 +38,7 @@ grep -E "Marking run|DagRun Finished|state=" "$DEMO/dag-test.log" | tail -n 3 ||
 
 python -m tierlib outputs --config "$TIERFLOW_CONFIG" --period "$PERIOD"
 echo "full DAG log: $DEMO/dag-test.log"
+REPORT="$TIERFLOW_STORAGE/reports/period=$PERIOD/report.html"
+[ -f "$REPORT" ] || { echo "the report stage wrote no $REPORT; see $DEMO/dag-test.log"; exit 1; }
+echo "charts for e-mail: $(dirname "$REPORT")/charts/"
+echo "monthly report: $REPORT"

@@ -339,12 +339,6 @@ def test_report_without_inputs_says_what_is_missing_and_does_not_fail():
     assert set(report.charts) == {"headline"}
 
 
-def test_rendering_is_deterministic(full_report):
-    again = build_report(full_inputs(), ReportSettings(dpi=60))
-    assert again.html == full_report.html
-    assert again.charts == full_report.charts
-
-
 # -- fonts ----------------------------------------------------------------------------------
 
 

@@ -262,9 +262,10 @@ def rfm_grid(cells: pd.DataFrame, no_purchase: int) -> Figure:
     for position, cell in cells.reset_index(drop=True).iterrows():
         column, row = position % 4, 1 - position // 4
         share = 0.0 if pd.isna(cell["share"]) else float(cell["share"])
+        share_text = fmt.percent(share, 0 if share >= 0.01 else 1)
         intensity = share / peak if peak > 0 else 0.0
         face = CELL(0.08 + 0.85 * intensity)
-        text = "white" if intensity > 0.55 else INK
+        text = "white" if intensity > 0.7 else INK
         ax.add_patch(
             FancyBboxPatch(
                 (column + 0.04, row + 0.04),
@@ -301,7 +302,7 @@ def rfm_grid(cells: pd.DataFrame, no_purchase: int) -> Figure:
         ax.text(
             column + 0.5,
             row + 0.28,
-            f"{fmt.percent(cell['share'], 0)} of buyers · avg {fmt.compact(cell['mean_spend'])}",
+            f"{share_text} of buyers · avg {fmt.compact(cell['mean_spend'])}",
             ha="center",
             va="center",
             fontsize=8.5,
@@ -545,6 +546,11 @@ def lift_chart(rows: pd.DataFrame) -> Figure:
             )
         ],
         fontsize=8.5,
+    )
+    figure.supxlabel(
+        "dot: treated minus holdout; line: confidence interval; coloured when the interval excludes zero",
+        fontsize=8.5,
+        color=MUTED,
     )
     for ax in (left, right):
         low_end, high_end = ax.get_xlim()
