@@ -107,8 +107,6 @@ def tierflow_monthly():
         group_name = stage.group or stage.name
         group = groups.get(group_name) or groups.setdefault(group_name, TaskGroup(group_name))
         decorate = task(task_id=stage.name, inlets=INLETS.get(stage.name), outlets=OUTLETS.get(stage.name))
-        if stage.name == "publish":
-            decorate = task.skip_if(_skip_publish)(decorate)
 
         def run(name: str = stage.name) -> dict:
             from tierlib.pipeline.runner import run_stage
@@ -116,8 +114,12 @@ def tierflow_monthly():
             # Stages after extract always see every channel: a partial OneID would retire people.
             return run_stage(_context(), name)
 
+        decorated = decorate(run)
+        if stage.name == "publish":
+            # skip_if wraps a task, so it goes on after @task, as @task.skip_if stacks above @task.
+            decorated = task.skip_if(_skip_publish)(decorated)
         with group:
-            current = decorate(run)()
+            current = decorated()
         upstream >> current
         upstream = current
 
