@@ -223,14 +223,29 @@ def _route(
     registered = np.where(present, records.registered[safe], NOT_REGISTERED)
     registered_matrix = np.clip(registered - origin, -limit, limit).astype(np.int32)
     chosen = np.full(len(person), -1, dtype=np.int64)
-    for start in range(0, len(person), CHUNK):
-        rows = person[start : start + CHUNK]
-        now = (time[start : start + CHUNK] - origin).astype(np.int32)
+
+    # Most people have one record that fits: it takes the activity whenever it is open, no draw needed.
+    capable = weight_matrix > 0
+    n_capable = capable.sum(axis=1)
+    only_slot = np.argmax(capable, axis=1)
+    everyone = np.arange(people.n)
+    only_record = matrix[everyone, only_slot]
+    only_registered = registered_matrix[everyone, only_slot]
+    how_many = n_capable[person]
+    single = np.flatnonzero(how_many == 1)
+    who = person[single]
+    is_open = only_registered[who] <= time[single] - origin
+    chosen[single] = np.where(is_open, only_record[who], -1)
+
+    several = np.flatnonzero(how_many > 1)
+    for start in range(0, len(several), CHUNK):
+        index = several[start : start + CHUNK]
+        rows = person[index]
+        now = (time[index] - origin).astype(np.int32)
         weights = weight_matrix[rows]
         weights *= registered_matrix[rows] <= now[:, None]
         cumulative = np.cumsum(weights, axis=1)
         draw = rng.random(len(rows)) * cumulative[:, -1]
         slot = np.minimum((cumulative <= draw[:, None]).sum(axis=1), matrix.shape[1] - 1)
-        picked = matrix[rows, slot]
-        chosen[start : start + CHUNK] = np.where(cumulative[:, -1] > 0, picked, -1)
+        chosen[index] = np.where(cumulative[:, -1] > 0, matrix[rows, slot], -1)
     return chosen
