@@ -7,44 +7,14 @@ baseline and says so in the log and in the figures (the report shows them).
 
 from __future__ import annotations
 
-import tempfile
-
-import pandas as pd
-
-from tierlib.catalog import features_key, quarantine_key, scores_key
+from tierlib.catalog import features_key, scores_key
 from tierlib.errors import InputError
 from tierlib.pipeline.context import RunContext, log
 
 
-def validate_output(ctx: RunContext, name: str, frame: pd.DataFrame, **checks) -> tuple[pd.DataFrame, dict]:
-    """Run the GX suite of a derived dataset (``scores`` or ``tiers``) before it is written.
-
-    A failed critical check raises ValidationFailed and nothing is written;
-    rows failing a non-critical check are quarantined under
-    ``quarantine/period=M/stage=<name>/channel=all/``.  Returns the accepted rows
-    and the validation figures.
-    """
-    from tierlib.validation import data_docs_prefix, publish_data_docs, validate_dataset
-
-    settings = ctx.config.stage("validation")
-    docs = settings.data_docs != "off"
-    with tempfile.TemporaryDirectory(prefix="tierflow-gx-") as workdir:
-        outcome = validate_dataset(
-            name, frame, period=ctx.period, settings=settings, context_dir=workdir, build_docs=docs, **checks
-        )
-        if docs:
-            publish_data_docs(ctx.storage, workdir, data_docs_prefix(ctx.period, name))
-    for failure in outcome.failures:
-        log.error("%s %s: %s", name, ctx.period, failure.message)
-    outcome.raise_for_failures()
-    ctx.storage.write_parquet(quarantine_key(ctx.period, name, "all", name), outcome.quarantined)
-    if len(outcome.quarantined):
-        log.warning("%s %s: %d rows quarantined by validation", name, ctx.period, len(outcome.quarantined))
-    return outcome.accepted, outcome.figures
-
-
 def run_score(ctx: RunContext) -> dict:
     from tierlib.model import CLV_BASELINE_VERSION, ModelRegistry, score_members
+    from tierlib.validation import validate_output
 
     key = features_key(ctx.period)
     if not ctx.storage.exists(key):
@@ -69,7 +39,16 @@ def run_score(ctx: RunContext) -> dict:
         source = "model"
         note = f"scored with approved model {entry['version']} (in effect from {entry['from_period']})"
         log.info("score %s: %s", ctx.period, note)
-    scores, validation = validate_output(ctx, "scores", scores)
+    # GX suite before writing: a failed critical check stops here (ValidationFailed), nothing written.
+    outcome = validate_output(
+        ctx.storage,
+        "scores",
+        scores,
+        period=ctx.period,
+        settings=ctx.config.stage("validation"),
+        stage="score",
+    )
+    scores, validation = outcome.accepted, outcome.figures
     ctx.storage.write_parquet(scores_key(ctx.period), scores)
     version = CLV_BASELINE_VERSION if entry is None else entry["version"]
     figures = {
@@ -87,7 +66,8 @@ def run_score(ctx: RunContext) -> dict:
         if len(scores)
         else None,
         "validation": {
-            k: validation[k] for k in ("rows_in", "accepted", "quarantined", "validation_seconds")
+            k: validation.get(k)
+            for k in ("rows_in", "accepted", "quarantined", "validation_seconds", "data_docs")
         },
         "output": scores_key(ctx.period),
     }

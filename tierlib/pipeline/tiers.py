@@ -24,7 +24,6 @@ from tierlib.catalog import (
 from tierlib.errors import InputError
 from tierlib.period import previous_period
 from tierlib.pipeline.context import RunContext, log
-from tierlib.pipeline.score import validate_output
 from tierlib.tiers import (
     assign_tiers,
     days_inactive,
@@ -75,6 +74,8 @@ def days_since_engagement(ctx: RunContext) -> pd.Series:
 
 
 def run_tiers(ctx: RunContext) -> dict:
+    from tierlib.validation import validate_output
+
     tier_settings = ctx.config.stage("tiers")
     alert_settings = ctx.config.stage("alerts")
     scores = _read(ctx, scores_key(ctx.period), "score")
@@ -107,9 +108,15 @@ def run_tiers(ctx: RunContext) -> dict:
     levels = {level.level: int((alerts["level"] == level.level).sum()) for level in alert_settings.levels}
     alert_summary = {"period": ctx.period, "inactive_high_value": levels, "warnings": warnings}
 
-    tiers, validation = validate_output(
-        ctx, "tiers", tiers, allowed_tiers=[rule.tier for rule in tier_settings.rules]
+    outcome = validate_output(
+        ctx.storage,
+        "tiers",
+        tiers,
+        period=ctx.period,
+        settings=ctx.config.stage("validation"),
+        allowed_tiers=[rule.tier for rule in tier_settings.rules],
     )
+    tiers, validation = outcome.accepted, outcome.figures
     ctx.storage.write_parquet(tiers_key(ctx.period), tiers)
     ctx.storage.write_parquet(migration_key(ctx.period), matrix)
     ctx.storage.write_json(
@@ -151,7 +158,8 @@ def run_tiers(ctx: RunContext) -> dict:
         "migration": {k: v for k, v in summary.items() if k not in ("tier_counts",)},
         "alerts": {"inactive_high_value": levels, "warnings": [w["code"] for w in warnings]},
         "validation": {
-            k: validation[k] for k in ("rows_in", "accepted", "quarantined", "validation_seconds")
+            k: validation.get(k)
+            for k in ("rows_in", "accepted", "quarantined", "validation_seconds", "data_docs")
         },
         "outputs": [tiers_key(ctx.period), migration_key(ctx.period), alerts_key(ctx.period)],
     }
