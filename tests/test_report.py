@@ -94,7 +94,12 @@ CARD = {
     "period": "2026-06",
     "trained_at": "2026-07-01T02:00:00Z",
     "training_seconds": 42.5,
-    "data_window": {"first_cutoff": "2026-01-01", "validation_cutoff": "2026-04-01"},
+    "data_window": {
+        "training_cutoffs": ["2026-01-01", "2026-02-01", "2026-03-01"],
+        "validation_cutoff": "2026-04-01",
+        "validation_labels_before": "2026-06-30",
+        "horizon_days": 90,
+    },
     "rows": {"training": 6000, "validation": 2000, "training_members": 2000},
     "primary_metric": "top_share_capture",
     "metrics": {
@@ -318,6 +323,10 @@ def test_full_report_answers_the_three_questions(full_report):
     model = _section(html, "model")
     assert "m-2026-06-abc" in model and "0.710" in model and "0.580" in model and "0.630" in model
     assert 'href="../../models/versions/m-2026-06-abc/card.json"' in model
+    assert (
+        "training cutoffs 2026-01-01 … 2026-03-01 (3); out-of-time validation 2026-04-01 to 2026-06-30"
+        in model
+    )
     assert "negative_amount" in _section(html, "quality") or "quality" in full_report.charts
     assert "+10.0 pp" in _section(html, "lift")
 

@@ -147,8 +147,8 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     alerts = _parquet(storage, alerts_key(period), "alerts", notes, "the tiers stage")
     alerts_summary = _json(storage, alerts_summary_key(period), "alerts", notes, "the tiers stage")
     orders, events = _month_activity(ctx, notes)
-    approved, card, versions = _model(storage, period, notes)
     score = _figures(storage, period, "score")
+    approved, card, versions = _model(storage, period, score, notes)
     quarantine = _quarantine(storage, period)
     extract = {}
     for channel in ctx.channels:
@@ -240,12 +240,16 @@ def _month_activity(ctx: RunContext, notes) -> tuple[pd.DataFrame | None, pd.Dat
     return orders, events
 
 
-def _model(storage, period: str, notes) -> tuple[dict | None, dict | None, tuple[str, ...]]:
-    """The approval in effect for the month, its card, and every stored version.
+def _model(
+    storage, period: str, score: dict | None, notes
+) -> tuple[dict | None, dict | None, tuple[str, ...]]:
+    """The approval the month was scored with, its card, and every stored version.
 
-    Reads the approved pointer itself (the rule of ``ModelRegistry.approved_for``:
-    the latest approval whose first month is at or before this one) so that the
-    report does not load scikit-learn.
+    The score stage's figures say which model scored the month; the report shows
+    that one (a model approved after the month was scored does not count until
+    the month is rerun).  Without those figures, the approved pointer decides by
+    the rule of ``ModelRegistry.approved_for`` (read here so the report does not
+    load scikit-learn).
     """
     versions = tuple(
         sorted(
@@ -255,15 +259,20 @@ def _model(storage, period: str, notes) -> tuple[dict | None, dict | None, tuple
             }
         )
     )
-    pointer = _json(storage, approved_model_key(), "model", {}, "")
-    if not pointer:
-        notes["model"] = "no approved model yet"
+    pointer = _json(storage, approved_model_key(), "model", {}, "") or {}
+    history = pointer.get("history", [])
+    if score is not None and score.get("fallback_to_clv_baseline"):
+        notes["model"] = "the month was scored with the CLV baseline"
         return None, None, versions
-    in_effect = [entry for entry in pointer.get("history", []) if entry.get("from_period", "") <= period]
-    if not in_effect:
-        notes["model"] = f"no model was approved for {period} or earlier"
-        return None, None, versions
-    entry = in_effect[-1]
+    if score is not None and score.get("model_version"):
+        version = str(score["model_version"])
+        entry = next((e for e in reversed(history) if e.get("version") == version), {"version": version})
+    else:
+        in_effect = [e for e in history if e.get("from_period", "") <= period]
+        if not in_effect:
+            notes["model"] = f"no model was approved for {period} or earlier"
+            return None, None, versions
+        entry = in_effect[-1]
     card = _json(storage, model_card_key(entry["version"]), "model", notes, "the quarterly retrain")
     return entry, card, versions
 

@@ -617,13 +617,21 @@ def _model(inputs: ReportInputs, draw) -> Section:
 
 
 def _window_text(window: dict) -> str | None:
-    if not window:
-        return None
+    """The card's data window in words: training cutoffs, the out-of-time window, the label horizon."""
     parts = []
-    for key, value in window.items():
-        if isinstance(value, str | int | float):
-            parts.append(f"{key} {value}")
-    return "; ".join(parts[:6]) or None
+    cutoffs = window.get("training_cutoffs") or []
+    if len(cutoffs) > 1:
+        parts.append(f"training cutoffs {cutoffs[0]} … {cutoffs[-1]} ({len(cutoffs)})")
+    elif cutoffs:
+        parts.append(f"training cutoff {cutoffs[0]}")
+    if window.get("validation_cutoff"):
+        until = window.get("validation_labels_before")
+        parts.append(
+            f"out-of-time validation {window['validation_cutoff']}" + (f" to {until}" if until else "")
+        )
+    if window.get("horizon_days"):
+        parts.append(f"{window['horizon_days']}-day labels")
+    return "; ".join(parts) or None
 
 
 # -- data quality -----------------------------------------------------------------------
