@@ -37,10 +37,19 @@ def member_tables(ctx: RunContext, identity_month: str | None = None) -> tuple[p
 
 def run_features(ctx: RunContext) -> dict:
     from tierlib.features import compute_features
+    from tierlib.validation import validate_output
 
     orders, events, records = member_tables(ctx)
     features = compute_features(orders, events, records, ctx.as_of, ctx.config.stage("features"))
     clv = features.attrs.pop("clv", None)
+    outcome = validate_output(
+        ctx.storage,
+        "features",
+        features,
+        period=ctx.period,
+        settings=ctx.config.stage("validation"),
+        expected_rows=features["oneid"].nunique(),
+    )
     ctx.storage.write_parquet(features_key(ctx.period), features)
     if clv is not None:
         ctx.storage.write_json(clv_params_key(ctx.period), clv)
@@ -51,6 +60,7 @@ def run_features(ctx: RunContext) -> dict:
         "orders_in": len(orders),
         "events_in": len(events),
         "history_months": len(ctx.history_periods),
+        "data_docs": outcome.figures.get("data_docs"),
     }
     log.info("features %s: %s", ctx.period, figures)
     return figures

@@ -34,6 +34,7 @@ def known_records(ctx: RunContext) -> pd.DataFrame:
 
 def run_identity(ctx: RunContext) -> dict:
     from tierlib.identity import resolve_identities
+    from tierlib.validation import validate_output
 
     records = known_records(ctx)
     previous = previous_period(ctx.period)
@@ -46,10 +47,21 @@ def run_identity(ctx: RunContext) -> dict:
     result = resolve_identities(
         records, ctx.config.stage("identity"), ctx.period, previous_map, previous_registry
     )
+    outcome = validate_output(
+        ctx.storage,
+        "identity_map",
+        result.identity_map,
+        period=ctx.period,
+        settings=ctx.config.stage("validation"),
+        stage="identity",
+        records=records[["channel", "record_id"]],
+        source=identity_key(ctx.period, "identity_map"),
+    )
     ctx.storage.write_parquet(identity_key(ctx.period, "records"), records)
     for name in IDENTITY_OUTPUTS:
         ctx.storage.write_parquet(identity_key(ctx.period, name), getattr(result, name))
     figures = dict(result.figures)
+    figures["data_docs"] = outcome.figures.get("data_docs")
     headline = (
         "records",
         "oneids",
