@@ -409,3 +409,32 @@ def test_report_section_is_checked_when_the_config_loads():
         parse_config({**raw, "report": {"top_share": 1.5}}, "tierflow.yaml")
     with pytest.raises(ConfigError, match=r"report.colour: unknown key"):
         parse_config({**raw, "report": {"colour": "blue"}}, "tierflow.yaml")
+
+
+# -- the stage on an empty storage ----------------------------------------------------------
+
+
+def test_report_stage_on_a_month_without_outputs_writes_a_report_that_says_so(tmp_path, monkeypatch):
+    from tierlib.catalog import report_key, report_summary_key
+    from tierlib.pipeline.context import RunContext
+    from tierlib.pipeline.report import run_report
+
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(tmp_path / "storage"))
+    ctx = RunContext.open("config/tierflow.yaml", PERIOD)
+    figures_ = run_report(ctx)
+    assert figures_["sections_missing"] == [
+        "alerts",
+        "clv",
+        "lifecycle",
+        "lift",
+        "migration",
+        "quality",
+        "rfm",
+        "tiers",
+    ]
+    html = ctx.storage.read_bytes(report_key(PERIOD)).decode("utf-8")
+    assert "tiers/period=2026-10/tiers.parquet is missing: run the tiers stage for this month first" in html
+    assert "features/period=2026-10/features.parquet is missing: run the features stage" in html
+    assert "The exports of 2026-10 are not published" in html
+    assert "No extract figures or quarantine for 2026-10: run the extract stage first" in html
+    assert ctx.storage.read_json(report_summary_key(PERIOD))["sections"]["glance"] == "ok"
