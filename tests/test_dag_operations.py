@@ -95,3 +95,21 @@ def test_rerunning_a_month_gives_byte_identical_exports(two_storages, synthetic_
     run = load_dag().test(run_conf={"period": "2026-10"})
     assert succeeded(run)
     assert digests(root, ("exports/period=2026-10/",)) == before
+
+
+def test_skip_publish_and_dry_run_leave_the_published_month_alone(
+    two_storages, synthetic_sources, monkeypatch
+):
+    root = two_storages[1]
+    before = digests(root, ("exports/period=2026-10/",))
+    monkeypatch.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
+    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "12")
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
+    dag = load_dag()
+    for conf in ({"skip_publish": True}, {"dry_run": True}):
+        run = dag.test(run_conf={"period": "2026-10", **conf})
+        assert succeeded(run), conf
+        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+        expected = "skipped" if "skip_publish" in conf else "success"
+        assert states["publish.publish"].endswith(expected), (conf, states)
+        assert digests(root, ("exports/period=2026-10/",)) == before, conf
