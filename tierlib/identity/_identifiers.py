@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tierlib.errors import ValidationFailed
-from tierlib.identity._arrays import group_starts, sorted_unique
+from tierlib.identity._arrays import sorted_unique
 from tierlib.identity._normalize import clean_arrow, identifier_arrow, name_arrow, to_arrow
 from tierlib.identity._settings import IdentitySettings
 
@@ -26,6 +26,8 @@ _REPEATED_TAIL = "(?:" + "|".join(digit * 8 for digit in "0123456789") + ")$"
 class Nodes:
     keys: pd.DataFrame
     """``channel, record_id`` per node, sorted; node ``i`` is row ``i``."""
+    key_text: pa.Array
+    """``channel`` and ``record_id`` joined (:func:`join_keys`) per node."""
     channel_code: np.ndarray
     """Index into ``channels`` per node."""
     channels: np.ndarray
@@ -85,14 +87,15 @@ def check_columns(records: pd.DataFrame, settings: IdentitySettings) -> None:
         )
 
 
-def _sorted_dictionary(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Codes of ``array`` into its distinct values, the distinct values sorted ascending."""
-    encoded = pc.dictionary_encode(array)
-    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return rank[codes], encoded.dictionary.take(pa.array(order))
+KEY_SEPARATOR = "\x1f"
+
+
+def join_keys(channel: pa.Array, record_id: pa.Array) -> pa.Array:
+    """``channel`` and ``record_id`` as one string per row (sorting like the pair: channels are [a-z0-9_])."""
+    text = pa.large_string()
+    return pc.binary_join_element_wise(
+        channel.cast(text), record_id.cast(text), pa.scalar(KEY_SEPARATOR, text)
+    )
 
 
 def build_nodes(records: pd.DataFrame) -> Nodes:
@@ -103,28 +106,39 @@ def build_nodes(records: pd.DataFrame) -> Nodes:
     """
     channel = to_arrow(records["channel"])
     record_id = to_arrow(records["record_id"])
-    keyed_mask = pc.fill_null(pc.and_(pc.is_valid(channel), pc.not_equal(record_id, "")), False)
+    keyed_mask = pc.fill_null(pc.and_(pc.not_equal(channel, ""), pc.not_equal(record_id, "")), False)
     keyed = keyed_mask.to_numpy(zero_copy_only=False)
-    channel_code, channels = _sorted_dictionary(pc.filter(channel, keyed_mask))
-    record_code, record_ids = _sorted_dictionary(pc.filter(record_id, keyed_mask))
-    width = max(len(record_ids), 1)
-    combined = channel_code * width + record_code
-    order = np.argsort(combined, kind="stable")
-    starts = group_starts(combined[order])
-    row_node = np.empty(len(combined), dtype=np.int64)
-    row_node[order] = np.cumsum(starts) - 1
-    unique = combined[order][starts]
-    node_channel = unique // width
+    if not keyed.all():
+        channel, record_id = pc.filter(channel, keyed_mask), pc.filter(record_id, keyed_mask)
+    encoded = pc.dictionary_encode(join_keys(channel, record_id))
+    key_text = encoded.dictionary
+    row_node = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_nodes = len(key_text)
+    # Node numbers follow the sorted keys, so that the input's row order changes nothing; input
+    # already sorted by record (as the pipeline hands it over) skips the sort.
+    if n_nodes > 1 and not pc.all(pc.less(key_text.slice(0, n_nodes - 1), key_text.slice(1))).as_py():
+        order = pc.array_sort_indices(key_text).to_numpy()
+        rank = np.empty(n_nodes, dtype=np.int64)
+        rank[order] = np.arange(n_nodes)
+        row_node = rank[row_node]
+        key_text = key_text.take(pa.array(order))
+    first_row = np.empty(n_nodes, dtype=np.int64)
+    first_row[row_node[::-1]] = np.arange(len(row_node))[::-1]
+    node_channel = channel.take(pa.array(first_row))
+    channel_codes = pc.dictionary_encode(node_channel)
     keys = pd.DataFrame(
         {
-            "channel": pd.arrays.ArrowStringArray(channels.take(pa.array(node_channel))),
-            "record_id": pd.arrays.ArrowStringArray(record_ids.take(pa.array(unique % width))),
+            "channel": pd.arrays.ArrowStringArray(node_channel.cast(pa.large_string())),
+            "record_id": pd.arrays.ArrowStringArray(
+                record_id.take(pa.array(first_row)).cast(pa.large_string())
+            ),
         }
     )
     return Nodes(
         keys=keys,
-        channel_code=node_channel,
-        channels=np.asarray(channels.to_pylist(), dtype=object),
+        key_text=key_text,
+        channel_code=channel_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        channels=np.asarray(channel_codes.dictionary.to_pylist(), dtype=object),
         row_node=row_node,
         keyed_rows=keyed,
     )
@@ -154,7 +168,14 @@ def collect_identifiers(records: pd.DataFrame, nodes: Nodes, settings: IdentityS
     offsets = [0]
     figures: dict[str, int] = {}
     for code, name in enumerate(type_names):
-        text = clean_arrow(keyed_text(records[name]))
+        raw = keyed_text(records[name])
+        # Most id columns are empty in most channels: work on the values that are there.
+        rows = np.flatnonzero(pc.is_valid(raw).to_numpy(zero_copy_only=False)) if raw.null_count else None
+
+        def present(array: pa.Array, rows: np.ndarray | None = rows) -> pa.Array:
+            return array if rows is None else array.take(pa.array(rows))
+
+        text = clean_arrow(pc.drop_null(raw))
         normalized = identifier_arrow(name, text, settings.default_region)
         valid = pc.is_valid(normalized)
         listed = _blocked_values(name, settings) + ([] if name in ("phone", "email") else junk)
@@ -167,11 +188,11 @@ def collect_identifiers(records: pd.DataFrame, nodes: Nodes, settings: IdentityS
         usable = pc.and_(valid, pc.invert(blocked))
         if name in settings.channel_scoped_types:
             normalized = pc.binary_join_element_wise(
-                channel.cast(normalized.type), normalized, pa.scalar(":", normalized.type)
+                present(channel).cast(normalized.type), normalized, pa.scalar(":", normalized.type)
             )
         if name in settings.weak_types and corroboration is not None:
             normalized = pc.binary_join_element_wise(
-                normalized, corroboration.cast(normalized.type), pa.scalar("|", normalized.type)
+                normalized, present(corroboration).cast(normalized.type), pa.scalar("|", normalized.type)
             )
             usable = pc.and_(usable, pc.is_valid(normalized))
         present_count = pc.sum(pc.is_valid(text)).as_py() or 0
@@ -183,7 +204,8 @@ def collect_identifiers(records: pd.DataFrame, nodes: Nodes, settings: IdentityS
         encoded = pc.dictionary_encode(pc.filter(normalized, usable))
         value_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         usable_rows = usable.to_numpy(zero_copy_only=False)
-        pair_key = sorted_unique(value_codes * n_nodes + nodes.row_node[usable_rows])
+        row_node = nodes.row_node if rows is None else nodes.row_node[rows]
+        pair_key = sorted_unique(value_codes * n_nodes + row_node[usable_rows])
         node_parts.append(pair_key % n_nodes)
         value_parts.append(pair_key // n_nodes + offsets[-1])
         type_parts.append(np.full(len(encoded.dictionary), code, dtype=np.int16))

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from tierlib.errors import ValidationFailed
 from tierlib.identity._arrays import group_starts, sorted_unique, unique_counts
+from tierlib.identity._identifiers import KEY_SEPARATOR, join_keys
 from tierlib.identity._normalize import to_arrow
 from tierlib.identity._settings import IdentitySettings
 
@@ -53,6 +54,19 @@ class Assignment:
     figures: dict[str, int]
 
 
+@dataclass(frozen=True)
+class Previous:
+    """Last month's identity map and registry, checked, with the lookups the assignment needs."""
+
+    identity_map: pd.DataFrame
+    registry: pd.DataFrame
+    """Sorted by OneID: the row number orders OneIDs."""
+    map_keys: pa.Array
+    """:func:`join_keys` of each map row."""
+    map_registry_row: np.ndarray
+    """Registry row of each map row's OneID."""
+
+
 def empty_registry() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in REGISTRY_COLUMNS.items()})
 
@@ -61,10 +75,8 @@ def empty_map() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in IDENTITY_MAP_COLUMNS.items()})
 
 
-def check_previous(
-    previous_map: pd.DataFrame | None, previous_registry: pd.DataFrame | None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both earlier tables, checked and sorted by OneID; two empty tables on a first run."""
+def check_previous(previous_map: pd.DataFrame | None, previous_registry: pd.DataFrame | None) -> Previous:
+    """Both earlier tables, checked (all problems at once); empty tables on a first run."""
     if (previous_map is None) != (previous_registry is None):
         given, missing = ("map", "registry") if previous_registry is None else ("registry", "map")
         raise ValidationFailed(
@@ -72,7 +84,7 @@ def check_previous(
             "(from the same earlier month) to keep OneIDs stable, or neither for a first run"
         )
     if previous_map is None or previous_registry is None:
-        return empty_map(), empty_registry()
+        previous_map, previous_registry = empty_map(), empty_registry()
     problems = []
     for table, columns, name in (
         (previous_map, IDENTITY_MAP_COLUMNS, "previous identity map"),
@@ -89,11 +101,11 @@ def check_previous(
     registry = registry[list(REGISTRY_COLUMNS)].astype(REGISTRY_COLUMNS)
     identity_map = previous_map[list(IDENTITY_MAP_COLUMNS)].astype(IDENTITY_MAP_COLUMNS)
     oneids = to_arrow(registry["oneid"])
-    order = pc.sort_indices(oneids)
-    registry = registry.take(order.to_numpy()).reset_index(drop=True)
-    oneids = oneids.take(order)
-
-    if len(oneids) and (pc.count_distinct(oneids).as_py() != len(oneids) or oneids.null_count):
+    if not _strictly_increasing(oneids):
+        order = pc.sort_indices(oneids)
+        registry = registry.take(order.to_numpy()).reset_index(drop=True)
+        oneids = oneids.take(order)
+    if oneids.null_count or not _strictly_increasing(oneids):
         problems.append("the previous registry lists a OneID more than once (or an empty one)")
     bad_status = pc.invert(pc.fill_null(pc.is_in(to_arrow(registry["status"]), pa.array(STATUSES)), False))
     if pc.any(bad_status).as_py():
@@ -106,40 +118,36 @@ def check_previous(
             f"the previous identity map uses {len(unknown)} OneIDs the registry does not know "
             f"(first: {identity_map['oneid'].iloc[int(unknown[0])]})"
         )
-    keys = record_keys(identity_map)
-    if pc.count_distinct(keys).as_py() != len(keys):
+    keys = join_keys(to_arrow(identity_map["channel"]), to_arrow(identity_map["record_id"]))
+    # A map written by an earlier run is sorted by record, which makes the check one pass.
+    if not _strictly_increasing(keys) and len(pc.unique(keys)) != len(keys):
         counts = pc.value_counts(keys)
         twice = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))[0].as_py()
-        problems.append(f"the previous identity map lists record {twice.replace(_KEY_SEPARATOR, '/')} twice")
+        problems.append(f"the previous identity map lists record {twice.replace(KEY_SEPARATOR, '/')} twice")
     if problems:
         raise ValidationFailed(
             "identity: " + "; ".join(problems) + ". The map and registry must come from the same earlier run."
         )
-    return identity_map, registry
+    return Previous(
+        identity_map=identity_map,
+        registry=registry,
+        map_keys=keys,
+        map_registry_row=position.to_numpy(zero_copy_only=False).astype(np.int64),
+    )
 
 
 def assign_oneids(
-    node_keys: pd.DataFrame,
-    labels: np.ndarray,
-    period: str,
-    previous_map: pd.DataFrame,
-    previous_registry: pd.DataFrame,
-    settings: IdentitySettings,
+    node_keys: pa.Array, labels: np.ndarray, period: str, previous: Previous, settings: IdentitySettings
 ) -> Assignment:
-    """OneIDs for this month's clusters (``labels`` per node), and the updated registry.
-
-    ``previous_registry`` must be sorted by OneID (as :func:`check_previous` returns it).
-    """
+    """OneIDs for this month's clusters (``labels`` per node, ``node_keys`` from :func:`join_keys`)
+    and the updated registry."""
     n_labels = int(labels.max()) + 1 if len(labels) else 0
-    registry = _RegistryArrays.of(previous_registry)
+    registry = _RegistryArrays.of(previous.registry)
     n_registry = max(len(registry), 1)
 
     # Previous OneID of each node (as a registry row), through any merge chain.
-    map_row = pc.index_in(to_arrow(previous_map["oneid"]), value_set=registry.oneid).to_numpy(
-        zero_copy_only=False
-    )
-    map_row = registry.final_row[map_row.astype(np.int64)]
-    node_of_map_row = pc.index_in(record_keys(previous_map), value_set=record_keys(node_keys))
+    map_row = registry.final_row[previous.map_registry_row]
+    node_of_map_row = pc.index_in(previous.map_keys, value_set=node_keys)
     still_there = node_of_map_row.is_valid()
     matched_node = pc.filter(node_of_map_row, still_there).to_numpy().astype(np.int64)
     matched_row = map_row[still_there.to_numpy(zero_copy_only=False)]
@@ -284,16 +292,12 @@ class _RegistryArrays:
         )
 
 
-_KEY_SEPARATOR = "\x1f"
-
-
-def record_keys(table: pd.DataFrame) -> pa.Array:
-    """``channel`` and ``record_id`` joined into one string per row, for hash lookups."""
-    return pc.binary_join_element_wise(
-        to_arrow(table["channel"]).cast(pa.large_string()),
-        to_arrow(table["record_id"]).cast(pa.large_string()),
-        pa.scalar(_KEY_SEPARATOR, pa.large_string()),
-    )
+def _strictly_increasing(values: pa.Array) -> bool:
+    """True when each value is greater than the one before (so all are distinct); nulls count as not."""
+    if len(values) < 2:
+        return True
+    ordered = pc.less(values.slice(0, len(values) - 1), values.slice(1))
+    return bool(pc.all(pc.fill_null(ordered, False)).as_py())
 
 
 def _chain_ends(target: np.ndarray) -> np.ndarray:

@@ -96,7 +96,7 @@ def resolve_identities(
     period = format_period(*parse_period(period))
     settings = check_settings(settings)
     check_columns(records, settings)
-    previous_map, previous_registry = check_previous(previous_map, previous_registry)
+    previous = check_previous(previous_map, previous_registry)
 
     nodes = build_nodes(records)
     ids = collect_identifiers(records, nodes, settings)
@@ -106,7 +106,7 @@ def resolve_identities(
     labels, over_cap = split_over_cap(labels, edges, ids, hubs, settings)
     splits = [split for split in over_cap if split.parts > 1]
 
-    assignment = assign_oneids(nodes.keys, labels, period, previous_map, previous_registry, settings)
+    assignment = assign_oneids(nodes.key_text, labels, period, previous, settings)
     node_oneid = assignment.label_oneid.take(pa.array(labels))
     identity_map = nodes.keys.assign(oneid=pd.arrays.ArrowStringArray(node_oneid))
 
