@@ -595,3 +595,11 @@ def test_a_single_record_over_a_cap_is_left_whole_and_counted():
     assert result.figures["oneids"] == 2
     assert (result.figures["cap_splits"], result.figures["over_cap_unsplittable"]) == (0, 1)
     assert not (result.merge_log["event"] == "cap_split").any()
+
+
+def test_cli_period_defaults_to_the_latest_month_not_in_the_future(tmp_path, capsys):
+    records_file = tmp_path / "records.parquet"
+    typo = {"channel": "pos", "record_id": "V9", "phone": "13512345678", "updated_at": "2049-05-01"}
+    records(*PERSON_B, typo).to_parquet(records_file)
+    run_cli("--records", str(records_file), "--out", str(tmp_path / "out"))
+    assert json.loads(capsys.readouterr().out)["period"] == "2026-01"

@@ -41,12 +41,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from tierlib.errors import StorageError, ValidationFailed
     from tierlib.identity._resolve import resolve_identities
     from tierlib.identity._settings import IdentitySettings
-    from tierlib.period import period_of
 
     settings = _settings(args.config)
     started = time.perf_counter()
@@ -69,13 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         previous_registry = _read_table(registry_path, "registry")
         previous_map = _read_table(map_path, "identity map")
 
-    period = args.period
-    if not period:
-        if "updated_at" not in records.columns or records["updated_at"].dropna().empty:
-            raise ValidationFailed(
-                f"{args.records} has no updated_at to tell the month from: pass --period YYYY-MM"
-            )
-        period = period_of(pd.to_datetime(records["updated_at"]).max())
+    period = args.period or _latest_month(records, args.records)
 
     hash_key = os.environ.get(HASH_KEY_VARIABLE)
     started = time.perf_counter()
@@ -103,6 +95,24 @@ def _run(args: argparse.Namespace) -> int:
     print(json.dumps(figures, indent=2))
     print(f"wrote identity_map, registry, merge_log and hub_values to {out}", file=sys.stderr)
     return 0
+
+
+def _latest_month(records, source: str) -> str:
+    """Month of the latest ``updated_at`` that is not in the future (a typo'd 2049 is not a month to run)."""
+    import pandas as pd
+
+    from tierlib.errors import ValidationFailed
+    from tierlib.period import period_of
+
+    updated = (
+        pd.to_datetime(records["updated_at"], errors="coerce") if "updated_at" in records.columns else None
+    )
+    past = None if updated is None else updated[updated <= pd.Timestamp.now()].dropna()
+    if past is None or past.empty:
+        raise ValidationFailed(
+            f"{source} has no past updated_at to tell the month from: pass --period YYYY-MM"
+        )
+    return period_of(past.max())
 
 
 def _settings(config_path: str | None):
