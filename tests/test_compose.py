@@ -317,3 +317,10 @@ def test_one_shot_commands_match_the_image_and_the_tierlib_cli(services):
     assert (args.members, args.months, args.start) == (20000, 24, "2024-11")
     assert args.out == "/opt/tierflow/sources" == env["TIERFLOW_SOURCES"]
     assert "/opt/tierflow/sources/_truth/manifest.json" in script, "rerunning up must not regenerate"
+
+
+def test_start_date_default_is_the_dags_own(services):
+    dag = (ROOT / "dags" / "tierflow_monthly.py").read_text()
+    default = re.search(r'os\.environ\.get\("TIERFLOW_START_DATE", "([^"]+)"\)', dag)
+    assert default, "the DAG no longer reads TIERFLOW_START_DATE: update docker-compose.yml and .env.example"
+    assert _environment(services["airflow-scheduler"])["TIERFLOW_START_DATE"] == default.group(1)

@@ -54,9 +54,9 @@ VENV_BIN = Path(sys.executable).parent
 DAG_ID = "tierflow_monthly"
 BUCKET = "tierflow-realstack"
 PREFIX = "tierflow"
-# Four months of sources: the first run also extracts the months before it that storage lacks,
-# so more history would only make the test slower.
-SYNTH_START, SYNTH_MONTHS = "2026-05", 4
+# Sources for exactly the three months run: the first run also extracts every earlier month that
+# storage lacks, so more history would only make the test slower.
+SYNTH_START, SYNTH_MONTHS = "2026-06", 3
 TRIGGERED_PERIOD = "2026-08"
 BACKFILL_PERIODS = ("2026-06", "2026-07")
 ADMIN = "admin"
