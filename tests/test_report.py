@@ -127,8 +127,8 @@ CARD = {
     },
     "feature_importances": {
         "method": "permutation",
-        "value": {"monetary": 0.12, "frequency": 0.05},
-        "churn": {},
+        "value": [{"feature": "frequency", "importance": 0.05}, {"feature": "monetary", "importance": 0.12}],
+        "churn": [],
     },
 }
 
@@ -323,12 +323,34 @@ def test_full_report_answers_the_three_questions(full_report):
     model = _section(html, "model")
     assert "m-2026-06-abc" in model and "0.710" in model and "0.580" in model and "0.630" in model
     assert 'href="../../models/versions/m-2026-06-abc/card.json"' in model
+    assert "Top features for value (permutation importance): monetary 0.120, frequency 0.050" in model
     assert (
         "training cutoffs 2026-01-01 … 2026-03-01 (3); out-of-time validation 2026-04-01 to 2026-06-30"
         in model
     )
     assert "negative_amount" in _section(html, "quality") or "quality" in full_report.charts
     assert "+10.0 pp" in _section(html, "lift")
+
+
+def test_before_any_approval_the_latest_candidate_is_shown_beside_the_baselines():
+    decision = {
+        "period": "2026-09",
+        "candidate": "2026-09-bb26",
+        "promote": False,
+        "reason": "2026-09-bb26 not approved: top_share_capture 0.7396 does not beat baseline:clv 0.7378",
+    }
+    inputs = ReportInputs(
+        period=PERIOD,
+        previous_period=PREVIOUS,
+        model_versions=("2026-09-bb26",),
+        retrain_decision=decision,
+        candidate_card={**CARD, "version": "2026-09-bb26"},
+    )
+    report = build_report(inputs, ReportSettings(dpi=60))
+    model = _section(report.html, "model")
+    assert "CLV baseline in use: no approved model yet." in model
+    assert "does not beat baseline:clv 0.7378" in model
+    assert "model" in report.charts and 'href="../../models/versions/2026-09-bb26/card.json"' in model
 
 
 def test_report_without_inputs_says_what_is_missing_and_does_not_fail():

@@ -31,6 +31,7 @@ from tierlib.catalog import (
     report_chart_key,
     report_key,
     report_summary_key,
+    retrain_decision_key,
     tiers_key,
 )
 from tierlib.errors import StorageError
@@ -52,6 +53,7 @@ FEATURE_COLUMNS = (
 QUARANTINE_READ = ("stage", "channel", "kind", "reason")
 LIFT_JSON = "lift/lift.json"
 """Where the publish stage puts the lift report inside a month's exports (tierlib.pipeline.publish)."""
+_RETRAIN = re.compile(r"^models/retrains/period=(\d{4}-\d{2})/decision\.json$")
 _DATA_DOCS = re.compile(r"data_docs/stage=([^/]+)/(?:channel=([^/]+)/)?index\.html$")
 
 
@@ -149,6 +151,7 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     orders, events = _month_activity(ctx, notes)
     score = _figures(storage, period, "score")
     approved, card, versions = _model(storage, period, score, notes)
+    decision, candidate = _latest_retrain(storage, period)
     quarantine = _quarantine(storage, period)
     extract = {}
     for channel in ctx.channels:
@@ -176,6 +179,8 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
         approved_model=approved,
         model_card=card,
         model_versions=versions,
+        retrain_decision=decision,
+        candidate_card=candidate,
         quarantine=quarantine,
         extract_figures=extract,
         data_docs=_data_docs(storage, period),
@@ -275,6 +280,24 @@ def _model(
         entry = in_effect[-1]
     card = _json(storage, model_card_key(entry["version"]), "model", notes, "the quarterly retrain")
     return entry, card, versions
+
+
+def _latest_retrain(storage, period: str) -> tuple[dict | None, dict | None]:
+    """The decision of the latest retrain on data up to ``period``, and its candidate's card."""
+    months = sorted(
+        {
+            match.group(1)
+            for key in storage.list("models/retrains/")
+            if (match := _RETRAIN.match(key)) and match.group(1) <= period
+        }
+    )
+    if not months:
+        return None, None
+    decision = _json(storage, retrain_decision_key(months[-1]), "retrain", {}, "")
+    if not decision or not decision.get("candidate"):
+        return decision, None
+    card = _json(storage, model_card_key(decision["candidate"]), "retrain", {}, "")
+    return decision, None if card is None else {**card, "version": decision["candidate"]}
 
 
 def _quarantine(storage, period: str) -> pd.DataFrame | None:

@@ -554,47 +554,55 @@ def _model(inputs: ReportInputs, draw) -> Section:
     title = "Tiering model vs baselines"
     card = inputs.model_card
     if inputs.approved_model is None or card is None:
-        trained = len(inputs.model_versions)
         note = "CLV baseline in use: no approved model yet."
-        if trained:
-            plural = "s" if trained > 1 else ""
-            note += f" {trained} candidate model{plural} trained, none promoted for this month."
-        if inputs.score_figures and inputs.score_figures.get("note"):
-            note += f" Score stage: {inputs.score_figures['note']}."
-        return Section("model", title, f'<p class="lead"><b>{escape(note)}</b></p>', "ok")
-    from tierlib.report._charts import model_chart
-    from tierlib.report._figures import SCORERS, model_metrics, top_importances
-
-    metrics = model_metrics(card)
-    chart = draw("model", model_chart(metrics, list(SCORERS)), "Model metrics against baselines")
-    primary = card.get("primary_metric", "top_share_capture")
-    row = metrics.loc[metrics["metric"] == primary]
+        candidate = inputs.candidate_card
+        decision = inputs.retrain_decision or {}
+        if candidate is None:
+            trained = len(inputs.model_versions)
+            if trained:
+                plural = "s" if trained > 1 else ""
+                note += f" {trained} candidate model{plural} trained, none approved for this month."
+            if inputs.score_figures and inputs.score_figures.get("note"):
+                note += f" Score stage: {inputs.score_figures['note']}."
+            return Section("model", title, f'<p class="lead"><b>{escape(note)}</b></p>', "ok")
+        sentence = f"<b>{escape(note)}</b> The latest candidate, {escape(str(candidate.get('version')))}"
+        if decision.get("reason"):
+            sentence += f", was evaluated by the {escape(str(decision.get('period')))} retrain: "
+            sentence += escape(str(decision["reason"]))
+        sentence += "."
+        return _card_section(title, candidate, sentence, draw)
     sentence = f"Scoring with approved model <b>{escape(str(inputs.approved_model.get('version')))}</b>"
     sentence += f" (in effect from {escape(str(inputs.approved_model.get('from_period')))})"
+    from tierlib.report._figures import model_metrics
+
+    metrics = model_metrics(card)
+    row = metrics.loc[metrics["metric"] == card.get("primary_metric", "top_share_capture")]
     if len(row):
         r = row.iloc[0]
         sentence += (
             f": {escape(r['label'])} <b>{fmt.metric(r['model'])}</b> vs RFM {fmt.metric(r['rfm_baseline'])} "
             f"and CLV {fmt.metric(r['clv_baseline'])}"
         )
-    sentence += "."
-    window = card.get("data_window") or {}
+    return _card_section(
+        title, {**card, "version": inputs.approved_model.get("version")}, sentence + ".", draw
+    )
+
+
+def _card_section(title: str, card: dict, sentence: str, draw) -> Section:
+    """A model card's out-of-time metrics beside both baselines, its window, rows and top features."""
+    from tierlib.report._charts import model_chart
+    from tierlib.report._figures import SCORERS, model_metrics, top_importances
+
+    chart = draw("model", model_chart(model_metrics(card), list(SCORERS)), "Model metrics against baselines")
     rows = card.get("rows") or {}
+    seconds = card.get("training_seconds")
     facts = [
         ("trained", card.get("trained_at")),
         ("data month", card.get("period")),
-        ("training rows", fmt.count(rows.get("training")) if rows.get("training") is not None else None),
-        (
-            "validation rows",
-            fmt.count(rows.get("validation")) if rows.get("validation") is not None else None,
-        ),
-        (
-            "training time",
-            f"{card['training_seconds']:.0f} s"
-            if isinstance(card.get("training_seconds"), int | float)
-            else None,
-        ),
-        ("window", _window_text(window)),
+        ("training rows", fmt.count(rows["training"]) if rows.get("training") is not None else None),
+        ("validation rows", fmt.count(rows["validation"]) if rows.get("validation") is not None else None),
+        ("training time", f"{seconds:.0f} s" if isinstance(seconds, int | float) else None),
+        ("window", _window_text(card.get("data_window") or {})),
     ]
     fact_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts if v)
     importances = top_importances(card)
@@ -605,7 +613,7 @@ def _model(inputs: ReportInputs, draw) -> Section:
             + escape(", ".join(f"{name} {score:.3f}" for name, score in importances))
             + "</p>"
         )
-    card_link = f"../../models/versions/{escape(str(inputs.approved_model.get('version')))}/card.json"
+    card_link = f"../../models/versions/{escape(str(card.get('version')))}/card.json"
     body = (
         lead(sentence)
         + chart_tag(chart)

@@ -320,12 +320,21 @@ def model_metrics(card: dict) -> pd.DataFrame:
 
 
 def top_importances(card: dict, target: str = "value", count: int = 8) -> list[tuple[str, float]]:
-    importances = (card.get("feature_importances") or {}).get(target) or {}
-    items = []
-    for name, value in importances.items():
-        score = value.get("mean") if isinstance(value, dict) else value
-        if isinstance(score, int | float):
-            items.append((str(name), float(score)))
+    """The card's largest permutation importances for ``value`` or ``churn``, largest first.
+
+    Cards list them as ``[{"feature": ..., "importance": ...}]``; a plain mapping is read too.
+    """
+    importances = (card.get("feature_importances") or {}).get(target) or []
+    pairs = (
+        importances.items()
+        if isinstance(importances, dict)
+        else (
+            (entry.get("feature"), entry.get("importance"))
+            for entry in importances
+            if isinstance(entry, dict)
+        )
+    )
+    items = [(str(name), float(score)) for name, score in pairs if isinstance(score, int | float)]
     return sorted(items, key=lambda item: -item[1])[:count]
 
 

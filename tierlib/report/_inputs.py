@@ -61,6 +61,10 @@ class ReportInputs:
     model_card: dict | None = None
     model_versions: tuple[str, ...] = ()
     """Every stored model version (approved or not)."""
+    retrain_decision: dict | None = None
+    """The latest quarterly retrain's decision up to the month (promote or keep, and why)."""
+    candidate_card: dict | None = None
+    """That retrain's candidate card, shown when no model is approved yet."""
     quarantine: pd.DataFrame | None = None
     """The month's quarantined rows of every stage (at least stage, channel, kind, reason)."""
     extract_figures: dict[str, dict] = field(default_factory=dict)
