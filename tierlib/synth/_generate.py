@@ -193,6 +193,9 @@ def _write_table(
     counts, bad = write_source_table(
         source, temp_dir, labels, span_end, bad_rate, np.random.default_rng(int(seeds[1]))
     )
+    del source
+    # The allocator keeps freed blocks per thread; hand them back before the next big table.
+    pa.default_memory_pool().release_unused()
     clock.step(f"wrote {channel}/{table}: {sum(counts.values()):,} rows")
     return counts, bad
 
