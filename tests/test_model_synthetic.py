@@ -121,13 +121,17 @@ def test_labels_match_the_ground_truth_spend(retrained):
     truth = truth[truth["as_of"] == pd.Timestamp("2025-10-01")]
     record_person = pd.read_parquet(sources / "_truth" / "record_person.parquet")
     identity = ctx.storage.read_parquet(identity_key("2025-12", "identity_map"))
-    person_of = identity.merge(record_person, on=["channel", "record_id"]).drop_duplicates("oneid")
-    labelled = validation.merge(person_of[["oneid", "person_id"]], on="oneid").merge(
-        truth, on="person_id", how="left"
-    )
-    labelled["spend_90d"] = labelled["spend_90d"].fillna(0.0)
-    assert labelled["label_spend"].corr(labelled["spend_90d"]) > 0.99
-    assert labelled["label_spend"].sum() == pytest.approx(labelled["spend_90d"].sum(), rel=0.02)
+    pairs = identity.merge(record_person, on=["channel", "record_id"])[
+        ["oneid", "person_id"]
+    ].drop_duplicates()
+    assert not pairs["oneid"].duplicated().any()  # no OneID joins two people here ...
+    # ... but a few people are split over two OneIDs, so labels are compared per person.
+    labelled = validation.merge(pairs, on="oneid").groupby("person_id")["label_spend"].sum().reset_index()
+    labelled = labelled.merge(truth, on="person_id", how="left").fillna({"spend_90d": 0.0})
+    assert labelled["label_spend"].corr(labelled["spend_90d"]) > 0.999
+    assert labelled["label_spend"].sum() == pytest.approx(labelled["spend_90d"].sum(), rel=0.005)
+    differ = (labelled["label_spend"] - labelled["spend_90d"]).abs() > 0.01
+    assert differ.mean() < 0.001, labelled[differ]
 
 
 def test_retraining_the_same_quarter_keeps_the_model(retrained):
