@@ -104,6 +104,9 @@ class RunConfig:
     timezone: str = "Asia/Shanghai"
     """The business's local time zone: every naive timestamp is local time; Unix
     instants and times with an offset are converted to it."""
+    partitions: int = 1
+    """Hash partitions of the OneID the features and score stages are split into (one mapped
+    task each in the DAG; a loop in ``python -m tierlib run``).  Outputs do not depend on it."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,8 @@ def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
         ) from error
     if run.history_months < 1:
         raise ConfigError(f"{path}: run.history_months must be at least 1, got {run.history_months}")
+    if run.partitions < 1:
+        raise ConfigError(f"{path}: run.partitions must be at least 1, got {run.partitions}")
     stages = {}
     for section, target in STAGE_SETTINGS.items():
         module_name, class_name = target.split(":")

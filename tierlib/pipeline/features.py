@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tierlib.catalog import clv_params_key, features_key, identity_key, read_standardized
+from tierlib.errors import InputError
 from tierlib.pipeline.context import RunContext, log
 
 
@@ -36,20 +37,78 @@ def member_tables(ctx: RunContext, identity_month: str | None = None) -> tuple[p
 
 
 def run_features(ctx: RunContext) -> dict:
-    from tierlib.features import compute_features
-    from tierlib.validation import validate_output
+    """The whole stage in this process: prepare, every partition, combine."""
+    from tierlib.pipeline.partitions import partition_count
 
-    orders, events, records = member_tables(ctx)
-    features = compute_features(orders, events, records, ctx.as_of, ctx.config.stage("features"))
+    prepare_features(ctx)
+    for partition in range(partition_count(ctx)):
+        run_features_partition(ctx, partition)
+    return combine_features(ctx)
+
+
+def prepare_features(ctx: RunContext) -> dict:
+    """Split the history window's rows by OneID partition into storage (nothing to do for one partition)."""
+    from tierlib.pipeline.partitions import partition_count, partition_key, split_by_partition
+
+    count = partition_count(ctx)
+    if count == 1:
+        return {"partitions": 1}
+    tables = dict(zip(("orders", "events", "records"), member_tables(ctx), strict=True))
+    for name, frame in tables.items():
+        for partition, part in enumerate(split_by_partition(frame, count)):
+            ctx.storage.write_parquet(partition_key("features", ctx.period, partition, count, name), part)
+    figures = {"partitions": count, **{f"{name}_in": len(frame) for name, frame in tables.items()}}
+    log.info("features %s: split into %d partitions: %s", ctx.period, count, figures)
+    return figures
+
+
+def run_features_partition(ctx: RunContext, partition: int) -> dict:
+    """Per-member features of one OneID partition; the population parts wait for the combine."""
+    from tierlib.features._partial import member_partials
+    from tierlib.pipeline.partitions import partition_count, partition_key
+
+    count = partition_count(ctx)
+    if count == 1:
+        orders, events, records = member_tables(ctx)
+    else:
+        orders, events, records = (
+            ctx.storage.read_parquet(partition_key("features", ctx.period, partition, count, name))
+            for name in ("orders", "events", "records")
+        )
+    partial = member_partials(orders, events, records, ctx.as_of, ctx.config.stage("features"))
+    ctx.storage.write_parquet(partition_key("features", ctx.period, partition, count, "partial"), partial)
+    figures = {
+        "partition": partition,
+        "members": len(partial),
+        "orders_in": len(orders),
+        "events_in": len(events),
+    }
+    ctx.storage.write_json(partition_key("features", ctx.period, partition, count, "partial.json"), figures)
+    return figures
+
+
+def combine_features(ctx: RunContext) -> dict:
+    """Population parts (RFM quintiles, 8-cell split, CLV fit) over every partition; the feature table."""
+    from tierlib.features._partial import combine_partials
+    from tierlib.pipeline.partitions import partition_count, partition_key
+
+    count = partition_count(ctx)
+    parts = []
+    for partition in range(count):
+        marker = partition_key("features", ctx.period, partition, count, "partial.json")
+        if not ctx.storage.exists(marker):
+            raise InputError(
+                f"features {ctx.period}: partition {partition} of {count} has not run "
+                f"(no {ctx.storage.uri(marker)}): run it before the combine"
+            )
+        parts.append(ctx.storage.read_json(marker))
+    partials = [
+        ctx.storage.read_parquet(partition_key("features", ctx.period, partition, count, "partial"))
+        for partition in range(count)
+    ]
+    features = combine_partials(partials, ctx.as_of, ctx.config.stage("features"))
+    del partials
     clv = features.attrs.pop("clv", None)
-    outcome = validate_output(
-        ctx.storage,
-        "features",
-        features,
-        period=ctx.period,
-        settings=ctx.config.stage("validation"),
-        expected_rows=features["oneid"].nunique(),
-    )
     ctx.storage.write_parquet(features_key(ctx.period), features)
     if clv is not None:
         ctx.storage.write_json(clv_params_key(ctx.period), clv)
@@ -57,10 +116,10 @@ def run_features(ctx: RunContext) -> dict:
     figures = {
         "members": len(features),
         "buyers": buyers,
-        "orders_in": len(orders),
-        "events_in": len(events),
+        "orders_in": sum(part["orders_in"] for part in parts),
+        "events_in": sum(part["events_in"] for part in parts),
         "history_months": len(ctx.history_periods),
-        "data_docs": outcome.figures.get("data_docs"),
+        "partitions": count,
     }
     log.info("features %s: %s", ctx.period, figures)
     return figures
