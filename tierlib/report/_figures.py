@@ -85,24 +85,24 @@ def headline(inputs: ReportInputs, top_share: float) -> dict:
     if orders is not None:
         spend = spend_by_member(orders)
         paid = orders.loc[_paid(orders), "oneid"].astype("string")
-        engaged = set(paid)
+        engaged = paid
         if events is not None:
-            engaged |= set(events["oneid"].astype("string"))
+            engaged = pd.concat([paid, events["oneid"].astype("string")], ignore_index=True)
         figures["buyers"] = int(paid.nunique())
-        figures["active_members"] = len(engaged)
+        figures["active_members"] = int(engaged.nunique())
         figures["revenue"] = round(float(spend.sum()), 2)
         figures["orders"] = int(_paid(orders).sum())
         figures["top_share"] = top_share
         figures["top_share_of_revenue"] = _round(top_share_of_revenue(spend, top_share))
         if inputs.tiers is not None and "vip" in inputs.tiers and figures["revenue"] > 0:
-            vip = set(inputs.tiers.loc[inputs.tiers["vip"].fillna(False).astype(bool), "oneid"].astype(str))
-            vip_spend = float(spend[spend.index.astype(str).isin(vip)].sum())
+            vip = inputs.tiers.loc[inputs.tiers["vip"].fillna(False).astype(bool), "oneid"].astype("string")
+            vip_spend = float(spend[spend.index.isin(vip)].sum())
             figures["vip_revenue_share"] = _round(vip_spend / figures["revenue"])
     if inputs.tiers is not None:
         figures["vip_members"] = int(inputs.tiers["vip"].fillna(False).astype(bool).sum())
         figures["predicted_value_90d"] = round(float(inputs.tiers["predicted_value_90d"].sum()), 2)
         figures["tier_counts"] = {
-            str(k): int(v) for k, v in inputs.tiers["tier"].astype(str).value_counts().sort_index().items()
+            str(k): int(v) for k, v in inputs.tiers["tier"].value_counts().sort_index().items()
         }
     levels = alert_levels(inputs)
     if levels is not None:
@@ -134,7 +134,7 @@ def tier_order(inputs: ReportInputs) -> list[TierInfo]:
     if inputs.tiers is not None:
         extra = [
             TierInfo(name, name, -1)
-            for name in sorted(set(inputs.tiers["tier"].astype(str)))
+            for name in sorted(map(str, inputs.tiers["tier"].dropna().unique()))
             if name not in names
         ]
     return [*known, *extra]
@@ -151,7 +151,7 @@ def tier_table(inputs: ReportInputs) -> pd.DataFrame:
             "value_rank": [info.value_rank for info in order],
         }
     )
-    grouped = tiers.assign(tier=tiers["tier"].astype(str)).groupby("tier")
+    grouped = tiers.groupby(tiers["tier"].astype("string"))
     frame["members"] = frame["tier"].map(grouped.size()).fillna(0).astype("int64")
     frame["vip"] = frame["tier"].map(grouped["vip"].sum()).fillna(0).astype("int64")
     frame["predicted_value"] = frame["tier"].map(grouped["predicted_value_90d"].sum()).fillna(0.0)
@@ -159,7 +159,7 @@ def tier_table(inputs: ReportInputs) -> pd.DataFrame:
     if len(spend):
         by_member = tiers.assign(
             spend=tiers["oneid"].astype("string").map(spend).astype("float64").fillna(0.0),
-            tier=tiers["tier"].astype(str),
+            tier=tiers["tier"].astype("string"),
         )
         frame["revenue"] = frame["tier"].map(by_member.groupby("tier")["spend"].sum()).fillna(0.0)
     else:
@@ -229,7 +229,7 @@ def main_flows(inputs: ReportInputs, top: int) -> pd.DataFrame:
 def rfm_cells(features: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The 8 cells (members, share of buyers, mean net spend, share of spend) and the no-purchase count."""
     buyers = features.loc[features["frequency"].fillna(0) > 0]
-    codes = buyers["rfm_code"].astype(str) if "rfm_code" in buyers else pd.Series("", index=buyers.index)
+    codes = buyers["rfm_code"].astype("string") if "rfm_code" in buyers else pd.Series("", index=buyers.index)
     rows = []
     total_spend = float(buyers["monetary"].clip(lower=0).sum())
     for code, zh, en in RFM_CELLS:
@@ -255,7 +255,7 @@ def rfm_cells(features: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 def lifecycle_counts(features: pd.DataFrame) -> pd.DataFrame:
     """Members per lifecycle stage in path order (unknown stages last)."""
-    counts = features["lifecycle_stage"].astype(str).value_counts()
+    counts = features["lifecycle_stage"].astype("string").value_counts()
     order = [s for s in LIFECYCLE_ORDER] + sorted(set(counts.index) - set(LIFECYCLE_ORDER))
     frame = pd.DataFrame({"stage": order})
     frame["label"] = frame["stage"].map(LIFECYCLE_LABELS).fillna(frame["stage"])
@@ -275,8 +275,8 @@ def clv_by_tier(inputs: ReportInputs) -> pd.DataFrame:
     features, tiers = inputs.features, inputs.tiers
     if features is None or tiers is None or "clv" not in features:
         return pd.DataFrame(columns=["tier", "label", "median", "p90", "members"])
-    clv = features.set_index(features["oneid"].astype(str))["clv"].astype("float64")
-    joined = tiers.assign(clv=tiers["oneid"].astype(str).map(clv), tier=tiers["tier"].astype(str))
+    clv = features.set_index(features["oneid"].astype("string"))["clv"].astype("float64")
+    joined = tiers.assign(clv=tiers["oneid"].astype("string").map(clv).astype("float64"))
     joined = joined.loc[np.isfinite(joined["clv"]) & (joined["clv"] > 0)]
     rows = []
     for info in tier_order(inputs):
