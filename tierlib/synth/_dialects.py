@@ -208,7 +208,7 @@ def _orders(world: World, code: int) -> SourceTable:
     time = orders.time[rows]
     record_id = records.record_id.take(pa.array(orders.record[rows]))
     category = pick(vocab.CATEGORIES, orders.category[rows])
-    category_zh = pick(vocab.CATEGORIES_ZH, orders.category[rows])
+    category_zh = (vocab.CATEGORIES_ZH, orders.category[rows])
     amount, discount, refund = orders.amount[rows].copy(), orders.discount[rows], orders.refund[rows]
     store = orders.store[rows]
     sequence = np.arange(len(rows), dtype=np.int64)

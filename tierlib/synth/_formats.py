@@ -70,8 +70,9 @@ class SourceTable:
     amount_column: str | None = None
     code_column: str | None = None
     text_column: str | None = None
-    encoded_text: pa.Array | None = None
-    """Chinese text to write GBK-encoded in ``text_column`` for bad_encoding rows (default: the value)."""
+    encoded_text: tuple[tuple[str, ...], np.ndarray] | None = None
+    """(vocabulary, index per row): Chinese text to write GBK-encoded in ``text_column`` for
+    bad_encoding rows (default: the value itself).  Indices, not strings: only a few rows need it."""
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -130,7 +131,9 @@ def write_source_table(
         if table.ext == "parquet":
             _write_parquet(sliced, path, take)
         else:
-            text = table.encoded_text.slice(start, end - start) if table.encoded_text is not None else None
+            text = None
+            if table.encoded_text is not None:
+                text = (table.encoded_text[0], table.encoded_text[1][start:end])
             _write_text(table, sliced, path, local, local_reasons, text, rng, take)
         counts[label] = end - start + len(duplicated)
         shifted = local + np.searchsorted(duplicated, local, side="left")
@@ -348,8 +351,11 @@ def _corrupt_tokens(table, tokens, columns, rows, reasons, encoded_text, is_json
             value = NON_NUMERIC[int(rng.integers(0, len(NON_NUMERIC)))].encode()
             column = table.amount_column
         elif reason == BAD_ENCODING:
-            source = encoded_text if encoded_text is not None else by_name[table.text_column].values
-            value = gbk_bytes(source[row].as_py() or "王")
+            if encoded_text is not None:
+                text = encoded_text[0][int(encoded_text[1][row])]
+            else:
+                text = by_name[table.text_column].values[row].as_py()
+            value = gbk_bytes(text or "王")
             column = table.text_column
         else:
             continue
