@@ -16,7 +16,7 @@ from tierlib.schemas import EVENT_TYPES
 from tierlib.synth import _vocab as vocab
 from tierlib.synth._activity import Events, Orders
 from tierlib.synth._calendar import DAY, period_of
-from tierlib.synth._formats import Column, SourceTable, format_dates, format_times
+from tierlib.synth._formats import Column, SourceTable, format_dates
 from tierlib.synth._noise import format_emails, format_phones
 from tierlib.synth._people import APP, CHANNELS, ECOMMERCE, GUIDE, MEMBER_CENTER, POS, WECHAT, People
 from tierlib.synth._records import (
@@ -36,7 +36,6 @@ from tierlib.synth._strings import (
     join,
     padded_ints,
     pick,
-    to_fixed_width,
 )
 
 FORMATS = {
@@ -397,10 +396,13 @@ def guide_codes(store: np.ndarray, guide: np.ndarray) -> pa.Array:
 
 
 def _ymd(time: np.ndarray) -> np.ndarray:
-    if not len(time):
-        return np.zeros((0, 8), dtype=np.uint8)
-    matrix = to_fixed_width(format_times(time, "ymdhms"), 19)
-    return np.hstack([matrix[:, 0:4], matrix[:, 5:7], matrix[:, 8:10]])
+    """``YYYYMMDD`` digits of each local time, as an ``(n, 8)`` byte matrix (order ids carry the day)."""
+    days = (np.asarray(time, dtype=np.int64) // DAY).astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return digits_matrix(year * 10_000 + month * 100 + day, 8)
 
 
 def _constant(value: str, n: int) -> pa.Array:
