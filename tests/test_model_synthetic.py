@@ -4,7 +4,7 @@
 trains on cutoffs 2025-04 .. 2025-07 and judges on the out-of-time window from
 2025-10-01.  The synthetic buyers follow the BG/NBD and Gamma-Gamma processes
 themselves, so the CLV baseline is close to the best any ranking can do here;
-the model has to earn its promotion on top of it.
+the model has to earn its promotion on top of it (by 0.002 here, see the fixture).
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def retrained(tmp_path_factory: pytest.TempPathFactory):
         env.setenv("TIERFLOW_SOURCES", str(sources))
         env.setenv("TIERFLOW_STORAGE", str(sources.parent / "storage"))
         config = load_config(PROJECT / "config" / "tierflow.yaml")
-    # One permutation repeat keeps the card's importances and the test quick.
-    model = dataclasses.replace(config.stage("model"), importance_repeats=1)
+    # One permutation repeat keeps the card's importances and the test quick.  The margin is
+    # lower than the default 0.005: these buyers follow the BG/NBD process itself, so the CLV
+    # baseline sits about 0.015 under the oracle and the model's gain is some 0.006 (bootstrap
+    # 5th percentile 0.0015); 0.002 keeps the test about the model, not about upstream noise.
+    model = dataclasses.replace(config.stage("model"), importance_repeats=1, promotion_margin=0.002)
     config = dataclasses.replace(config, stages={**config.stages, "model": model})
     ctx = RunContext.open(config, "2025-12")
     standardize_history(ctx, periods_between("2024-10", "2025-12"))
