@@ -603,3 +603,11 @@ def test_cli_period_defaults_to_the_latest_month_not_in_the_future(tmp_path, cap
     records(*PERSON_B, typo).to_parquet(records_file)
     run_cli("--records", str(records_file), "--out", str(tmp_path / "out"))
     assert json.loads(capsys.readouterr().out)["period"] == "2026-01"
+
+
+def test_value_hash_is_keyed_blake2b_of_type_and_normalized_value():
+    import hashlib
+
+    result = resolve_identities(records(*PERSON_B), IdentitySettings(), "2026-01", hash_key=b"k3y")
+    expected = hashlib.blake2b(b"phone:+8613912345678", key=b"k3y", digest_size=8).hexdigest()
+    assert result.merge_log.loc[result.merge_log["event"] == "link", "value_hash"].tolist() == [expected]
