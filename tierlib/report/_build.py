@@ -517,9 +517,12 @@ def _alerts(inputs: ReportInputs, settings, labels, draw) -> Section:
             tier_label=lambda f: f["tier"].astype(str).map(lambda t: labels.get(t, t))
         )
         listed = (
-            f"<p class='note'>The {min(len(alerts), settings.alerts_listed)} most urgent "
-            f"of {fmt.count(len(alerts))} "
-            "(full list: tiers/period=…/alerts.parquet):</p>"
+            (
+                f"<p class='note'>The {settings.alerts_listed} most urgent of {fmt.count(len(alerts))} "
+                if len(alerts) > settings.alerts_listed
+                else f"<p class='note'>All {fmt.count(len(alerts))}, most urgent first "
+            )
+            + "(full list: tiers/period=…/alerts.parquet):</p>"
             + table(
                 shown,
                 [

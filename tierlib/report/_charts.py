@@ -339,21 +339,20 @@ def clv_chart(values: pd.Series, by_tier: pd.DataFrame, colors: dict[str, str]) 
     left, right = figure.subplots(1, 2, width_ratios=[1.35, 1])
     shown_values = values[values >= 1.0]  # below 1 currency unit is noise on a log axis
     logs = np.log10(shown_values.to_numpy(dtype=float))
+    bottom, top = 0.0, 1.0
     if len(logs) > 1 and logs.max() > logs.min():
-        left.hist(
-            logs, bins=np.linspace(0, logs.max(), 36), color="#93c5fd", edgecolor="white", linewidth=0.4
-        )
-        top = np.ceil(logs.max())
+        bottom, top = np.floor(logs.min()), np.ceil(logs.max())
+        bins = np.linspace(bottom, logs.max(), 36)
+        left.hist(logs, bins=bins, color="#93c5fd", edgecolor="white", linewidth=0.4)
     else:
         left.hist(logs, bins=10, color="#93c5fd")
-        top = 1.0
     for quantile, label, color in ((0.5, "median", INK), (0.8, "p80", ACCENT), (0.95, "p95", BAD)):
         at = float(np.quantile(values, quantile))
         if at >= 1.0:
             left.axvline(
                 np.log10(at), color=color, linewidth=1.4, linestyle="--", label=f"{label} {fmt.compact(at)}"
             )
-    ticks = np.arange(0, top + 1)
+    ticks = np.arange(bottom, top + 1)
     left.set_xticks(ticks, [fmt.compact(10**t) for t in ticks])
     left.set_xlabel("customer lifetime value (log scale)")
     left.set_ylabel("members")
