@@ -85,6 +85,18 @@ def clean_text(values: pd.Series) -> pd.Series:
 
 def phone_arrow(text: pa.Array, region: PhoneRegion) -> pa.Array:
     """E.164 or null.  See :func:`normalize_phone`."""
+    # Most numbers are written as the bare national mobile: those only need the country code.
+    bare = _matches(text, rf"^(?:{region.national_pattern})$")
+    code = pa.scalar(f"+{region.country_code}", text.type)
+    e164 = pc.if_else(bare, pc.binary_join_element_wise(code, text, pa.scalar("", text.type)), None)
+    others = pc.and_(pc.is_valid(text), pc.invert(bare))
+    if pc.any(others).as_py():
+        e164 = pc.replace_with_mask(e164, others, _written_phone(pc.filter(text, others), region))
+    return e164
+
+
+def _written_phone(text: pa.Array, region: PhoneRegion) -> pa.Array:
+    """E.164 or null for numbers written with separators, prefixes or another country code."""
     # Separators go; what is left must be digits with at most a leading '+'.
     digits = pc.replace_substring_regex(text, r"[\s()\-./]", "")
     trunk = f"(?:{region.trunk_prefix})?" if region.trunk_prefix else ""
