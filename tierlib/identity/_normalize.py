@@ -75,11 +75,6 @@ def clean_arrow(array: pa.Array) -> pa.Array:
     return _null_where(array, pc.equal(array, ""))
 
 
-def clean_text(values: pd.Series) -> pd.Series:
-    """As text: full-width characters folded (NFKC), surrounding whitespace trimmed, blanks as NA."""
-    return to_series(clean_arrow(to_arrow(values)), values.index)
-
-
 # --- per identifier type (on cleaned Arrow arrays) --------------------------------------
 
 
