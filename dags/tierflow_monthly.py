@@ -33,6 +33,8 @@ APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
 TIERS = Asset(TIERS_ASSET, group="tierflow")
 INLETS = {"score": [APPROVED_MODEL]}
 OUTLETS = {"tiers": [TIERS]}
+TRIGGER_RULES = {"report": "none_failed"}
+"""The report runs when publish was skipped on purpose (skip_publish), not when anything failed."""
 
 DEFAULT_ARGS = {
     "retries": 2,
@@ -148,7 +150,12 @@ def tierflow_monthly():
                 current = _partitioned_tasks(stage, upstream)
             upstream = current
             continue
-        decorate = task(task_id=stage.name, inlets=INLETS.get(stage.name), outlets=OUTLETS.get(stage.name))
+        decorate = task(
+            task_id=stage.name,
+            inlets=INLETS.get(stage.name),
+            outlets=OUTLETS.get(stage.name),
+            trigger_rule=TRIGGER_RULES.get(stage.name, "all_success"),
+        )
 
         def run(name: str = stage.name) -> dict:
             from tierlib.pipeline.runner import run_stage

@@ -31,14 +31,18 @@ fi
 echo "== preparing the Airflow metadata database (SQLite) in $AIRFLOW_HOME"
 airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
-echo "== running DAG tierflow_monthly for $PERIOD"
-airflow dags test tierflow_monthly -c "{\"period\": \"$PERIOD\"}" >"$DEMO/dag-test.log" 2>&1 || {
-  tail -n 80 "$DEMO/dag-test.log"; echo "the DAG run failed; full log: $DEMO/dag-test.log"; exit 1; }
-grep -E "Marking run|DagRun Finished|state=" "$DEMO/dag-test.log" | tail -n 3 || true
+# The month before runs first, so the report can show how value moved since last month.
+PREVIOUS=$(python -c "from tierlib.period import previous_period; print(previous_period('$PERIOD'))")
+for MONTH in "$PREVIOUS" "$PERIOD"; do
+  echo "== running DAG tierflow_monthly for $MONTH (log: $DEMO/dag-test-$MONTH.log)"
+  airflow dags test tierflow_monthly -c "{\"period\": \"$MONTH\"}" >"$DEMO/dag-test-$MONTH.log" 2>&1 || {
+    tail -n 80 "$DEMO/dag-test-$MONTH.log"; echo "the DAG run failed; full log: $DEMO/dag-test-$MONTH.log"; exit 1; }
+  grep -E "DagRun Finished" "$DEMO/dag-test-$MONTH.log" | grep -o "run_duration=[0-9.]*, state=[a-z]*" || true
+done
 
 python -m tierlib outputs --config "$TIERFLOW_CONFIG" --period "$PERIOD"
-echo "full DAG log: $DEMO/dag-test.log"
+echo "full DAG logs: $DEMO/dag-test-*.log"
 REPORT="$TIERFLOW_STORAGE/reports/period=$PERIOD/report.html"
-[ -f "$REPORT" ] || { echo "the report stage wrote no $REPORT; see $DEMO/dag-test.log"; exit 1; }
+[ -f "$REPORT" ] || { echo "the report stage wrote no $REPORT; see $DEMO/dag-test-$PERIOD.log"; exit 1; }
 echo "charts for e-mail: $(dirname "$REPORT")/charts/"
 echo "monthly report: $REPORT"
