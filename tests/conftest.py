@@ -142,9 +142,14 @@ def synthetic_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def pipeline_env(tmp_path: Path, synthetic_sources: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Points the project config at the synthetic sources and a fresh local storage root; returns the root."""
+    """Points the project config at the synthetic sources and a fresh local storage root; returns the root.
+
+    History is 12 months (``TIERFLOW_HISTORY_MONTHS``) unless the test sets it.
+    """
     root = tmp_path / "storage"
     monkeypatch.setenv("TIERFLOW_CONFIG", str(PROJECT / "config" / "tierflow.yaml"))
     monkeypatch.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
     monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
+    # A year of history keeps a first run's extract affordable; a test may ask for more.
+    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "12")
     return root

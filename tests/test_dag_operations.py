@@ -51,7 +51,7 @@ def two_storages(airflow_db, synthetic_sources, tmp_path_factory):
     dag = load_dag()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
-        env.setenv("TIERFLOW_HISTORY_MONTHS", "12")
+        env.setenv("TIERFLOW_HISTORY_MONTHS", "6")
         env.setenv("TIERFLOW_STORAGE", str(roots[0]))
         for month, interval_end in zip(MONTHS, INTERVAL_ENDS, strict=True):
             run = dag.test(logical_date=interval_end)
@@ -90,7 +90,7 @@ def test_rerunning_a_month_gives_byte_identical_exports(two_storages, synthetic_
     before = digests(root, ("exports/period=2026-10/",))
     assert any(key.endswith(".csv") for key in before)
     monkeypatch.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
-    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "12")
+    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "6")
     monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
     run = load_dag().test(run_conf={"period": "2026-10"})
     assert succeeded(run)
@@ -103,7 +103,7 @@ def test_skip_publish_and_dry_run_leave_the_published_month_alone(
     root = two_storages[1]
     before = digests(root, ("exports/period=2026-10/",))
     monkeypatch.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
-    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "12")
+    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "6")
     monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
     dag = load_dag()
     for conf in ({"skip_publish": True}, {"dry_run": True}):
