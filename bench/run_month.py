@@ -22,6 +22,7 @@ the run's peak is the largest stage peak.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -145,7 +146,7 @@ def main() -> int:
     parser.add_argument("--history-months", type=int, default=24)
     parser.add_argument("--sources", type=Path, help="synth output (default var/bench/month/sources-N-SEED)")
     parser.add_argument("--storage", type=Path, help="storage root (default var/bench/month/storage-N-SEED)")
-    parser.add_argument("--partitions", type=int, help="run.partitions for features and score")
+    parser.add_argument("--partitions", type=int, help="run.partitions of the measured month")
     parser.add_argument("--no-warm", action="store_true", help="storage already holds the month before")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -159,19 +160,21 @@ def main() -> int:
         TIERFLOW_STORAGE=str(storage),
         TIERFLOW_HISTORY_MONTHS=str(args.history_months),
     )
-    if args.partitions:
-        env["TIERFLOW_PARTITIONS"] = str(args.partitions)
     ensure_sources(sources, args.members, args.period, args.seed, args.history_months)
     if not args.no_warm:
         warm(env, args.period)
     os.environ.update(env)
 
+    from tierlib.config import load_config
     from tierlib.pipeline.context import RunContext
     from tierlib.pipeline.runner import run_stage
     from tierlib.pipeline.stages import stage_names
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    ctx = RunContext.open(str(CONFIG), args.period)
+    config = load_config(CONFIG)
+    if args.partitions:
+        config = dataclasses.replace(config, run=dataclasses.replace(config.run, partitions=args.partitions))
+    ctx = RunContext.open(config, args.period)
     (read_rows, read_info), read_figures = measure("read_once", lambda: read_once(ctx))
     read_figures["rows"] = read_rows
 
