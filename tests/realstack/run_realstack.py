@@ -54,9 +54,10 @@ VENV_BIN = Path(sys.executable).parent
 DAG_ID = "tierflow_monthly"
 BUCKET = "tierflow-realstack"
 PREFIX = "tierflow"
-# Sources for exactly the three months run: the first run also extracts every earlier month that
-# storage lacks, so more history would only make the test slower.
-SYNTH_START, SYNTH_MONTHS = "2026-06", 3
+# Two months of history before the earliest month run: the CLV fit of the features stage needs some
+# repeat purchases (on a month with no history it stops with a ModelFitError).  Not more: the first
+# run also extracts every earlier month storage lacks, and each month costs minutes of validation.
+SYNTH_START, SYNTH_MONTHS = "2026-04", 5
 TRIGGERED_PERIOD = "2026-08"
 BACKFILL_PERIODS = ("2026-06", "2026-07")
 ADMIN = "admin"
