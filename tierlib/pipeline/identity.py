@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
 from tierlib.catalog import identity_key, read_standardized
@@ -34,6 +36,7 @@ def known_records(ctx: RunContext) -> pd.DataFrame:
 
 def run_identity(ctx: RunContext) -> dict:
     from tierlib.identity import resolve_identities
+    from tierlib.identity.cli import HASH_KEY_VARIABLE
     from tierlib.validation import validate_output
 
     records = known_records(ctx)
@@ -44,8 +47,15 @@ def run_identity(ctx: RunContext) -> dict:
         previous_registry = ctx.storage.read_parquet(identity_key(previous, "registry"))
     else:
         log.info("identity %s: no registry for %s, every person gets a new OneID", ctx.period, previous)
+    # A secret key keeps the merge log's phone and email hashes from being reversed by guessing.
+    hash_key = os.environ.get(HASH_KEY_VARIABLE)
     result = resolve_identities(
-        records, ctx.config.stage("identity"), ctx.period, previous_map, previous_registry
+        records,
+        ctx.config.stage("identity"),
+        ctx.period,
+        previous_map,
+        previous_registry,
+        hash_key=hash_key.encode() if hash_key else None,
     )
     outcome = validate_output(
         ctx.storage,
