@@ -59,7 +59,12 @@ def _outputs(args: argparse.Namespace) -> int:
         return 1
     print(f"outputs for {ctx.period} under {ctx.storage.root}:")
     for area, keys in sorted(areas.items()):
-        print(f"  {area + '/':<14} {len(keys):>4} files  {ctx.storage.uri(area + '/' + marker)}")
-    for key in sorted(k for keys in areas.values() for k in keys if k.endswith((".html", "manifest.json"))):
-        print(f"  -> {ctx.storage.uri(key)}")
+        print(f"  {area + '/':<14} {len(keys):>4} files  {ctx.storage.root.rstrip('/')}/{area}/{marker}")
+    keys = sorted(k for keys in areas.values() for k in keys)
+    docs = [key for key in keys if key.startswith("quality/") and key.endswith("/index.html")]
+    if docs:
+        print(f"  Data Docs:      {len(docs)} sites, e.g. {ctx.storage.uri(docs[0])}")
+    for key in keys:
+        if key.endswith(("exports/period=" + ctx.period + "/manifest.json", "/report.html")):
+            print(f"  -> {ctx.storage.uri(key)}")
     return 0
