@@ -65,29 +65,7 @@ def compute_features(
     settings = FeatureSettings() if settings is None else settings
     as_of = _as_of(as_of)
     inputs = prepare(orders, events, records, as_of, EVENT_TYPES)
-    n = inputs.n
-    o = inputs.orders
-    purchase = o.purchase
-    net = o.amount - o.refund
-    member, day = o.member[purchase], o.day[purchase]
-    first_day = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first_day, member, day)
-    last_day = np.full(n, np.iinfo(np.int64).min)
-    np.maximum.at(last_day, member, day)
-
-    rfm = rfm_features(o.member, net, member, last_day, inputs.as_of_day, settings.rfm_split)
-    registered = first_registration_day(inputs)
-    stage = lifecycle_stages(
-        member,
-        day,
-        first_day,
-        last_day,
-        registered,
-        inputs.as_of_day,
-        new_days=settings.new_days,
-        active_days=settings.active_days,
-        churn_days=settings.churn_days,
-    )
+    n, purchase, net, member, day, first_day, last_day, rfm, registered, stage = member_core(inputs, settings)
     if settings.clv_enabled:
         clv, fitted = clv_features(
             n,
@@ -121,6 +99,39 @@ def compute_features(
     frame.attrs["as_of"] = str(as_of.date())
     frame.attrs["clv"] = fitted
     return frame
+
+
+def member_core(inputs, settings: FeatureSettings) -> tuple:
+    """What every member's features start from, whole table or one partition alike.
+
+    Returns ``(n, purchase, net, member, day, first_day, last_day, rfm, registered, stage)``:
+    the purchase mask and net amounts of the orders, each purchase's member and day,
+    each member's first and last purchase day, RFM values, registration day and
+    lifecycle stage index.
+    """
+    n = inputs.n
+    o = inputs.orders
+    purchase = o.purchase
+    net = o.amount - o.refund
+    member, day = o.member[purchase], o.day[purchase]
+    first_day = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, member, day)
+    last_day = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last_day, member, day)
+    rfm = rfm_features(o.member, net, member, last_day, inputs.as_of_day, settings.rfm_split)
+    registered = first_registration_day(inputs)
+    stage = lifecycle_stages(
+        member,
+        day,
+        first_day,
+        last_day,
+        registered,
+        inputs.as_of_day,
+        new_days=settings.new_days,
+        active_days=settings.active_days,
+        churn_days=settings.churn_days,
+    )
+    return n, purchase, net, member, day, first_day, last_day, rfm, registered, stage
 
 
 def _as_of(value) -> pd.Timestamp:

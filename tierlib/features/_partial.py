@@ -22,15 +22,14 @@ from tierlib.errors import InputError, ModelFitError
 from tierlib.features._activity import (
     channel_count,
     engagement_features,
-    first_registration_day,
     spending_features,
     tenure_days,
 )
 from tierlib.features._clv import PREDICTION_DAYS, _periods
-from tierlib.features._compute import FEATURE_COLUMNS, _as_of
+from tierlib.features._compute import FEATURE_COLUMNS, _as_of, member_core
 from tierlib.features._inputs import prepare
-from tierlib.features._lifecycle import STAGES, lifecycle_stages
-from tierlib.features._rfm import cell_labels, high_low, quintile_scores, rfm_cells, rfm_features
+from tierlib.features._lifecycle import STAGES
+from tierlib.features._rfm import cell_labels, high_low, quintile_scores, rfm_cells
 from tierlib.features._settings import FeatureSettings
 from tierlib.schemas import EVENT_TYPES
 
@@ -54,29 +53,7 @@ def member_partials(
     """
     settings = FeatureSettings() if settings is None else settings
     inputs = prepare(orders, events, records, _as_of(as_of), EVENT_TYPES)
-    n = inputs.n
-    o = inputs.orders
-    purchase = o.purchase
-    net = o.amount - o.refund
-    member, day = o.member[purchase], o.day[purchase]
-    first_day = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first_day, member, day)
-    last_day = np.full(n, np.iinfo(np.int64).min)
-    np.maximum.at(last_day, member, day)
-
-    rfm = rfm_features(o.member, net, member, last_day, inputs.as_of_day, settings.rfm_split)
-    registered = first_registration_day(inputs)
-    stage = lifecycle_stages(
-        member,
-        day,
-        first_day,
-        last_day,
-        registered,
-        inputs.as_of_day,
-        new_days=settings.new_days,
-        active_days=settings.active_days,
-        churn_days=settings.churn_days,
-    )
+    n, purchase, net, member, day, first_day, last_day, rfm, registered, stage = member_core(inputs, settings)
     columns: dict[str, object] = {"oneid": inputs.ids.to_numpy()}
     for name in ("recency_days", "frequency", "monetary", "avg_order_value"):
         columns[name] = rfm[name]
