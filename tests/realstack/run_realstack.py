@@ -54,10 +54,10 @@ VENV_BIN = Path(sys.executable).parent
 DAG_ID = "tierflow_monthly"
 BUCKET = "tierflow-realstack"
 PREFIX = "tierflow"
-# Two months of history before the earliest month run: the CLV fit of the features stage needs some
-# repeat purchases (on a month with no history it stops with a ModelFitError).  Not more: the first
-# run also extracts every earlier month storage lacks, and each month costs minutes of validation.
-SYNTH_START, SYNTH_MONTHS = "2026-04", 5
+# Five months of history before the earliest month run: with two, the features stage's BG/NBD fit
+# does not converge on 1,000 members (ModelFitError for 2026-06).  Not more: the first run also
+# extracts every earlier month storage lacks, and each month of each channel is validated.
+SYNTH_START, SYNTH_MONTHS = "2026-01", 8
 TRIGGERED_PERIOD = "2026-08"
 BACKFILL_PERIODS = ("2026-06", "2026-07")
 ADMIN = "admin"
