@@ -1,6 +1,8 @@
 """Airflow operations (issue 8): consecutive months, backfill equals single runs, byte-identical reruns.
 
-One module-scoped pair of storages keeps this affordable: storage A is filled by
+Twelve months of history: with fewer, the BG/NBD fit of the CLV features has too little
+dropout evidence to converge on this small population.  One module-scoped pair of storages keeps
+this affordable: storage A is filled by
 three DAG runs that carry no period and take their month from the data interval,
 as scheduled and backfilled runs do; storage B by three runs with the month given
 as the ``period`` param, as a user triggering single months does.
@@ -51,7 +53,7 @@ def two_storages(airflow_db, synthetic_sources, tmp_path_factory):
     dag = load_dag()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
-        env.setenv("TIERFLOW_HISTORY_MONTHS", "6")
+        env.setenv("TIERFLOW_HISTORY_MONTHS", "12")
         env.setenv("TIERFLOW_STORAGE", str(roots[0]))
         for month, interval_end in zip(MONTHS, INTERVAL_ENDS, strict=True):
             run = dag.test(logical_date=interval_end)
@@ -90,7 +92,7 @@ def test_rerunning_a_month_gives_byte_identical_exports(two_storages, synthetic_
     before = digests(root, ("exports/period=2026-10/",))
     assert any(key.endswith(".csv") for key in before)
     monkeypatch.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
-    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "6")
+    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "12")
     monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
     run = load_dag().test(run_conf={"period": "2026-10"})
     assert succeeded(run)
@@ -103,7 +105,7 @@ def test_skip_publish_and_dry_run_leave_the_published_month_alone(
     root = two_storages[1]
     before = digests(root, ("exports/period=2026-10/",))
     monkeypatch.setenv("TIERFLOW_SOURCES", str(synthetic_sources))
-    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "6")
+    monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "12")
     monkeypatch.setenv("TIERFLOW_STORAGE", str(root))
     dag = load_dag()
     for conf in ({"skip_publish": True}, {"dry_run": True}):
