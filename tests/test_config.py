@@ -87,6 +87,8 @@ def test_config_digest_changes_with_content():
     changed = {**MINIMAL, "run": {"history_months": 12}}
     assert parse_config(MINIMAL).digest == first
     assert parse_config(changed).digest != first
+    elsewhere = {**MINIMAL, "storage": {"root": "s3://bucket/prod"}}
+    assert parse_config(elsewhere).digest == first  # where data lives is not a decision
 
 
 def test_a_value_that_is_one_variable_takes_its_yaml_type(monkeypatch):

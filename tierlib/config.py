@@ -124,8 +124,17 @@ class Config:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the config as loaded (after variable expansion): goes into manifests."""
-        canonical = json.dumps(self.raw, sort_keys=True, ensure_ascii=False, default=str)
+        """SHA-256 of what the config decides (rules, mappings, settings): goes into manifests.
+
+        Where data lives (the storage root, channel locations and URLs) is left out, so the
+        same configuration gives the same digest in every environment it is deployed to.
+        """
+        decisions = {key: value for key, value in self.raw.items() if key != "storage"}
+        decisions["channels"] = {
+            name: {key: value for key, value in channel.items() if key not in ("location", "url")}
+            for name, channel in (self.raw.get("channels") or {}).items()
+        }
+        canonical = json.dumps(decisions, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def with_channels(self, names: list[str]) -> Config:
