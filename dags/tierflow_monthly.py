@@ -12,9 +12,6 @@ its figures. Nothing heavy is imported at module level, so the file parses fast.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import (
     Asset,
@@ -26,7 +23,14 @@ from airflow.sdk import (
     task,
 )
 
-from tierlib.airflow_support import APPROVED_MODEL_ASSET, TIERS_ASSET, record_failure
+from tierlib.airflow_support import (
+    APPROVED_MODEL_ASSET,
+    RETRY_ARGS,
+    TIERS_ASSET,
+    period_param_schema,
+    record_failure,
+    start_date_text,
+)
 from tierlib.pipeline.stages import STAGES
 
 APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
@@ -36,13 +40,7 @@ OUTLETS = {"tiers": [TIERS]}
 TRIGGER_RULES = {"report": "none_failed"}
 """The report runs when publish was skipped on purpose (skip_publish), not when anything failed."""
 
-DEFAULT_ARGS = {
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-    "on_failure_callback": record_failure,
-}
+DEFAULT_ARGS = {**RETRY_ARGS, "on_failure_callback": record_failure}
 
 
 def _context(channels: list[str] | None = None):
@@ -101,17 +99,14 @@ def _partitioned_tasks(stage, upstream):
 @dag(
     dag_id="tierflow_monthly",
     schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
-    start_date=pendulum.parse(os.environ.get("TIERFLOW_START_DATE", "2025-01-01")),
+    start_date=pendulum.parse(start_date_text()),
     catchup=True,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["tierflow"],
     params={
         "period": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-            description="Month to run, YYYY-MM. Empty: the month of the data interval.",
+            None, **period_param_schema("Month to run, YYYY-MM. Empty: the month of the data interval.")
         ),
         "channels": Param(
             [], type="array", description="Extract only these channels (empty: all configured)."

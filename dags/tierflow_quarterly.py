@@ -14,18 +14,13 @@ imported at module level, so the file parses fast.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Metadata, Param, dag, get_current_context, task
 
-from tierlib.airflow_support import APPROVED_MODEL_ASSET
+from tierlib.airflow_support import APPROVED_MODEL_ASSET, RETRY_ARGS, period_param_schema, start_date_text
 
 APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
 """Updated when a retrain promotes a new model; its event's extra names the version."""
-
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=2), "retry_exponential_backoff": True}
 
 
 def _context():
@@ -46,19 +41,19 @@ def _context():
 @dag(
     dag_id="tierflow_quarterly",
     schedule=CronDataIntervalTimetable("0 0 1 1,4,7,10 *", timezone="UTC"),
-    start_date=pendulum.parse(os.environ.get("TIERFLOW_START_DATE", "2025-01-01")),
+    start_date=pendulum.parse(start_date_text()),
     # Each retrain needs the monthly pipeline's identity for its last month; older quarters
     # are retrained on purpose, with `airflow backfill create`, not all at once on deploy.
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=RETRY_ARGS,
     tags=["tierflow"],
     params={
         "period": Param(
             None,
-            type=["null", "string"],
-            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-            description="Last data month to train on, YYYY-MM. Empty: the quarter that just ended.",
+            **period_param_schema(
+                "Last data month to train on, YYYY-MM. Empty: the quarter that just ended."
+            ),
         ),
     },
     doc_md=__doc__,

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from tierlib.period import period_for_run
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tierflow.yaml"
+
+
+RETRY_ARGS = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+"""Task retries of both DAGs: storage and database hiccups pass; a real fault fails within minutes."""
+
+
+def start_date_text() -> str:
+    """The first data interval of the schedules: ``TIERFLOW_START_DATE`` (default 2025-01-01)."""
+    return os.environ.get("TIERFLOW_START_DATE", "2025-01-01")
+
+
+def period_param_schema(description: str) -> dict:
+    """Keyword arguments of a DAG's optional ``period`` Param: empty, or a month as YYYY-MM."""
+    return {"type": ["null", "string"], "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "description": description}
 
 
 def config_path() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from tierlib.clv import BetaGeoModel, GammaGammaModel
@@ -10,6 +12,8 @@ from tierlib.clv._value import TIME_UNIT_DAYS, customer_lifetime_value
 from tierlib.errors import ModelFitError
 
 PREDICTION_DAYS = 90
+
+log = logging.getLogger(__name__)
 
 CLV_COLUMNS = (
     "clv_frequency",
@@ -59,34 +63,89 @@ def clv_features(
     if not buyer.any():
         return columns, {}
 
-    x = summary["frequency"][buyer]
-    t_x = summary["recency"][buyer]
-    age = summary["T"][buyer]
-    m = np.maximum(summary["monetary_value"][buyer], 0.0)  # refunds can push an average below zero
-    try:
-        bgnbd = BetaGeoModel(penalizer=penalizer).fit(x, t_x, age)
-        spenders = (x > 0) & (m > 0)
-        gg = GammaGammaModel(penalizer=penalizer).fit(x[spenders], m[spenders])
-    except ModelFitError as error:
-        raise ModelFitError(
-            f"features: the CLV models could not be fitted at the as-of date: {error} "
-            "(config: features.clv_penalizer, features.clv_time_unit; features.clv_enabled: false "
-            "turns the CLV columns off)"
-        ) from error
-
-    horizon = PREDICTION_DAYS / TIME_UNIT_DAYS[time_unit]
-    columns["expected_purchases_90d"][buyer] = bgnbd.expected_purchases(horizon, x, t_x, age)
-    columns["probability_alive"][buyer] = bgnbd.probability_alive(x, t_x, age)
-    columns["expected_average_value"][buyer] = gg.expected_average_value(x, m)
-    columns["clv"][buyer] = customer_lifetime_value(
-        bgnbd, gg, x, t_x, age, m, horizon_months, monthly_discount_rate, time_unit
+    predicted, fitted = fit_and_predict(
+        summary["frequency"][buyer],
+        summary["recency"][buyer],
+        summary["T"][buyer],
+        summary["monetary_value"][buyer],
+        time_unit=time_unit,
+        horizon_months=horizon_months,
+        monthly_discount_rate=monthly_discount_rate,
+        penalizer=penalizer,
     )
+    for name, values in predicted.items():
+        columns[name][buyer] = values
+    return columns, fitted
+
+
+def fit_and_predict(
+    x: np.ndarray,
+    t_x: np.ndarray,
+    age: np.ndarray,
+    monetary: np.ndarray,
+    *,
+    time_unit: str,
+    horizon_months: int,
+    monthly_discount_rate: float,
+    penalizer: float,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Fit BG/NBD + Gamma-Gamma on the buyers' summary and predict their CLV columns.
+
+    When the fit at the configured penalizer does not converge, it is retried with the
+    penalizers of ``FALLBACK_PENALIZERS`` above it, smallest first: a short history (a few
+    months of a new channel) often cannot tell drop-out from a low purchase rate, and a
+    small L2 penalty keeps the parameters finite without moving a fit that converges.  The
+    penalizer used is in the returned parameters and logged.
+    """
+    m = np.maximum(monetary, 0.0)  # refunds can push an average below zero
+    bgnbd, gg, used = _fit_models(x, t_x, age, m, penalizer)
+    horizon = PREDICTION_DAYS / TIME_UNIT_DAYS[time_unit]
+    predicted = {
+        "expected_purchases_90d": bgnbd.expected_purchases(horizon, x, t_x, age),
+        "probability_alive": bgnbd.probability_alive(x, t_x, age),
+        "expected_average_value": gg.expected_average_value(x, m),
+        "clv": customer_lifetime_value(
+            bgnbd, gg, x, t_x, age, m, horizon_months, monthly_discount_rate, time_unit
+        ),
+    }
     fitted = {
         "time_unit": time_unit,
+        "penalizer": used,
         "bgnbd": {"params": bgnbd.params_, "log_likelihood": bgnbd.log_likelihood_},
         "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
     }
-    return columns, fitted
+    return predicted, fitted
+
+
+FALLBACK_PENALIZERS = (0.001, 0.01, 0.1)
+"""Penalizers tried, in order, when the fit at the configured one does not converge."""
+
+
+def _fit_models(x, t_x, age, m, penalizer: float) -> tuple[BetaGeoModel, GammaGammaModel, float]:
+    spenders = (x > 0) & (m > 0)
+    ladder = [penalizer] + [value for value in FALLBACK_PENALIZERS if value > penalizer]
+    first_error: ModelFitError | None = None
+    for value in ladder:
+        try:
+            bgnbd = BetaGeoModel(penalizer=value).fit(x, t_x, age)
+            gg = GammaGammaModel(penalizer=value).fit(x[spenders], m[spenders])
+        except ModelFitError as error:
+            first_error = first_error or error
+            continue
+        if value != penalizer:
+            log.warning(
+                "features: the CLV fit did not converge at features.clv_penalizer=%g (%s); "
+                "it converged with penalizer %g, which this month uses",
+                penalizer,
+                first_error,
+                value,
+            )
+        return bgnbd, gg, value
+    raise ModelFitError(
+        f"features: the CLV models could not be fitted at the as-of date, not even with penalizer "
+        f"{ladder[-1]:g}: {first_error} (config: features.clv_penalizer, features.clv_time_unit; "
+        "features.clv_enabled: false turns the CLV columns off)"
+    ) from first_error
 
 
 def _periods(day: np.ndarray, time_unit: str) -> np.ndarray:

@@ -15,17 +15,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tierlib.clv import BetaGeoModel, GammaGammaModel
 from tierlib.clv._summary import summarize_periods
-from tierlib.clv._value import TIME_UNIT_DAYS, customer_lifetime_value
-from tierlib.errors import InputError, ModelFitError
+from tierlib.errors import InputError
 from tierlib.features._activity import (
     channel_count,
     engagement_features,
     spending_features,
     tenure_days,
 )
-from tierlib.features._clv import PREDICTION_DAYS, _periods
+from tierlib.features._clv import _periods, fit_and_predict
 from tierlib.features._compute import FEATURE_COLUMNS, _as_of, member_core
 from tierlib.features._inputs import prepare
 from tierlib.features._lifecycle import STAGES
@@ -144,39 +142,16 @@ def _clv_population(columns: dict, settings: FeatureSettings) -> tuple[dict[str,
     buyer = ~np.isnan(frequency)
     if not buyer.any():
         return out, {}
-    x = frequency[buyer]
-    t_x = np.asarray(columns["clv_recency"], dtype=np.float64)[buyer]
-    age = np.asarray(columns["clv_T"], dtype=np.float64)[buyer]
-    m = np.maximum(np.asarray(columns[CLV_MONETARY], dtype=np.float64)[buyer], 0.0)
-    try:
-        bgnbd = BetaGeoModel(penalizer=settings.clv_penalizer).fit(x, t_x, age)
-        spenders = (x > 0) & (m > 0)
-        gg = GammaGammaModel(penalizer=settings.clv_penalizer).fit(x[spenders], m[spenders])
-    except ModelFitError as error:
-        raise ModelFitError(
-            f"features: the CLV models could not be fitted at the as-of date: {error} "
-            "(config: features.clv_penalizer, features.clv_time_unit; features.clv_enabled: false "
-            "turns the CLV columns off)"
-        ) from error
-    time_unit = settings.clv_time_unit
-    horizon = PREDICTION_DAYS / TIME_UNIT_DAYS[time_unit]
-    out["expected_purchases_90d"][buyer] = bgnbd.expected_purchases(horizon, x, t_x, age)
-    out["probability_alive"][buyer] = bgnbd.probability_alive(x, t_x, age)
-    out["expected_average_value"][buyer] = gg.expected_average_value(x, m)
-    out["clv"][buyer] = customer_lifetime_value(
-        bgnbd,
-        gg,
-        x,
-        t_x,
-        age,
-        m,
-        settings.clv_horizon_months,
-        settings.clv_monthly_discount_rate,
-        time_unit,
+    predicted, fitted = fit_and_predict(
+        frequency[buyer],
+        np.asarray(columns["clv_recency"], dtype=np.float64)[buyer],
+        np.asarray(columns["clv_T"], dtype=np.float64)[buyer],
+        np.asarray(columns[CLV_MONETARY], dtype=np.float64)[buyer],
+        time_unit=settings.clv_time_unit,
+        horizon_months=settings.clv_horizon_months,
+        monthly_discount_rate=settings.clv_monthly_discount_rate,
+        penalizer=settings.clv_penalizer,
     )
-    fitted = {
-        "time_unit": time_unit,
-        "bgnbd": {"params": bgnbd.params_, "log_likelihood": bgnbd.log_likelihood_},
-        "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
-    }
+    for name, values in predicted.items():
+        out[name][buyer] = values
     return out, fitted
