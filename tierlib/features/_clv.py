@@ -91,61 +91,67 @@ def fit_and_predict(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Fit BG/NBD + Gamma-Gamma on the buyers' summary and predict their CLV columns.
 
-    When the fit at the configured penalizer does not converge, it is retried with the
-    penalizers of ``FALLBACK_PENALIZERS`` above it, smallest first: a short history (a few
-    months of a new channel) often cannot tell drop-out from a low purchase rate, and a
-    small L2 penalty keeps the parameters finite without moving a fit that converges.  The
-    penalizer used is in the returned parameters and logged.
+    A short history (a new program, a few months of data) often cannot tell drop-out from a
+    low purchase rate: the unpenalized BG/NBD optimum then runs off along a ridge where a and
+    b grow without bound, and either does not converge or converges to parameters whose
+    predictions overflow.  So a fit counts only when it converges *and* every buyer's
+    prediction is finite; otherwise it is retried with the ``FALLBACK_PENALIZERS`` above the
+    configured one, smallest first.  The penalizer used is logged and kept with the
+    parameters, so the month's figures show it.
     """
     m = np.maximum(monetary, 0.0)  # refunds can push an average below zero
-    bgnbd, gg, used = _fit_models(x, t_x, age, m, penalizer)
-    horizon = PREDICTION_DAYS / TIME_UNIT_DAYS[time_unit]
-    predicted = {
-        "expected_purchases_90d": bgnbd.expected_purchases(horizon, x, t_x, age),
-        "probability_alive": bgnbd.probability_alive(x, t_x, age),
-        "expected_average_value": gg.expected_average_value(x, m),
-        "clv": customer_lifetime_value(
-            bgnbd, gg, x, t_x, age, m, horizon_months, monthly_discount_rate, time_unit
-        ),
-    }
-    fitted = {
-        "time_unit": time_unit,
-        "penalizer": used,
-        "bgnbd": {"params": bgnbd.params_, "log_likelihood": bgnbd.log_likelihood_},
-        "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
-    }
-    return predicted, fitted
-
-
-FALLBACK_PENALIZERS = (0.001, 0.01, 0.1)
-"""Penalizers tried, in order, when the fit at the configured one does not converge."""
-
-
-def _fit_models(x, t_x, age, m, penalizer: float) -> tuple[BetaGeoModel, GammaGammaModel, float]:
     spenders = (x > 0) & (m > 0)
     ladder = [penalizer] + [value for value in FALLBACK_PENALIZERS if value > penalizer]
-    first_error: ModelFitError | None = None
+    tried: list[str] = []
     for value in ladder:
         try:
             bgnbd = BetaGeoModel(penalizer=value).fit(x, t_x, age)
             gg = GammaGammaModel(penalizer=value).fit(x[spenders], m[spenders])
         except ModelFitError as error:
-            first_error = first_error or error
+            tried.append(f"penalizer {value:g}: {error}")
+            continue
+        predicted = _predict(bgnbd, gg, x, t_x, age, m, time_unit, horizon_months, monthly_discount_rate)
+        broken = [name for name, values in predicted.items() if not np.isfinite(values).all()]
+        if broken:
+            tried.append(f"penalizer {value:g}: the fit gives non-finite {', '.join(broken)}")
             continue
         if value != penalizer:
             log.warning(
-                "features: the CLV fit did not converge at features.clv_penalizer=%g (%s); "
-                "it converged with penalizer %g, which this month uses",
+                "features: the CLV fit failed at features.clv_penalizer=%g (%s); this month uses %g",
                 penalizer,
-                first_error,
+                tried[0],
                 value,
             )
-        return bgnbd, gg, value
+        fitted = {
+            "time_unit": time_unit,
+            "penalizer": value,
+            "bgnbd": {"params": bgnbd.params_, "log_likelihood": bgnbd.log_likelihood_},
+            "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
+        }
+        return predicted, fitted
     raise ModelFitError(
-        f"features: the CLV models could not be fitted at the as-of date, not even with penalizer "
-        f"{ladder[-1]:g}: {first_error} (config: features.clv_penalizer, features.clv_time_unit; "
-        "features.clv_enabled: false turns the CLV columns off)"
-    ) from first_error
+        "features: the CLV models could not be fitted at the as-of date with any penalizer tried ("
+        + "; ".join(tried)
+        + "). Set features.clv_penalizer higher, check features.clv_time_unit, or set "
+        "features.clv_enabled: false to turn the CLV columns off."
+    )
+
+
+FALLBACK_PENALIZERS = (0.0001, 0.001, 0.01, 0.1)
+"""Penalizers tried, in order, when the fit at the configured one fails."""
+
+
+def _predict(bgnbd, gg, x, t_x, age, m, time_unit, horizon_months, monthly_discount_rate) -> dict:
+    horizon = PREDICTION_DAYS / TIME_UNIT_DAYS[time_unit]
+    with np.errstate(all="ignore"):  # a degenerate fit shows up as non-finite values, checked above
+        return {
+            "expected_purchases_90d": bgnbd.expected_purchases(horizon, x, t_x, age),
+            "probability_alive": bgnbd.probability_alive(x, t_x, age),
+            "expected_average_value": gg.expected_average_value(x, m),
+            "clv": customer_lifetime_value(
+                bgnbd, gg, x, t_x, age, m, horizon_months, monthly_discount_rate, time_unit
+            ),
+        }
 
 
 def _periods(day: np.ndarray, time_unit: str) -> np.ndarray:
