@@ -5,6 +5,8 @@ Layout: ``<area>/period=YYYY-MM/...``; re-running a month overwrites that month'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from tierlib.schemas import COLUMNS_BY_KIND, LINEAGE_COLUMNS, empty_frame
@@ -140,18 +142,25 @@ def report_summary_key(period: str) -> str:
     return f"{_period('reports', period)}/summary.json"
 
 
-def read_standardized(storage, kind: str, periods: list[str], channels: list[str]) -> pd.DataFrame:
-    """All accepted rows of ``kind`` for those months and channels, in a stable order."""
+def read_standardized(
+    storage, kind: str, periods: list[str], channels: list[str], columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """All accepted rows of ``kind`` for those months and channels, in a stable order.
+
+    ``columns``: read only these (twenty million orders with every column take about 4 GB).
+    """
     frames = []
     for period in periods:
         for channel in channels:
             key = standardized_key(period, channel, kind)
             if storage.exists(key):
-                frames.append(storage.read_parquet(key))
+                frames.append(storage.read_parquet(key, columns=columns))
     if not frames:
-        columns = dict(COLUMNS_BY_KIND[kind])
-        columns.update({"source_file": "string", "source_row": "int64"})
-        return empty_frame(columns)
+        empty = dict(COLUMNS_BY_KIND[kind])
+        empty.update({"source_file": "string", "source_row": "int64"})
+        if columns is not None:
+            empty = {name: empty[name] for name in columns}
+        return empty_frame(empty)
     frames = [frame for frame in frames if len(frame)] or frames[:1]
     return pd.concat(frames, ignore_index=True)
 

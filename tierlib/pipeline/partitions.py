@@ -21,9 +21,13 @@ def partition_count(ctx) -> int:
 
 def partitions_of(oneids, count: int) -> np.ndarray:
     """Partition 0..count-1 of each OneID (a fixed-key hash of the text: the same on every worker)."""
-    values = np.asarray(pd.Series(oneids, dtype="string").to_numpy(dtype=object))
     if count == 1:
-        return np.zeros(len(values), dtype=np.int64)
+        return np.zeros(len(oneids), dtype=np.int64)
+    if isinstance(getattr(oneids, "dtype", None), pd.CategoricalDtype):
+        # Hash each distinct OneID once; the rows take their category's partition.
+        categorical = pd.Categorical(oneids)
+        return partitions_of(categorical.categories, count)[categorical.codes]
+    values = np.asarray(pd.Series(oneids, dtype="string").to_numpy(dtype=object))
     return (pd.util.hash_array(values) % np.uint64(count)).astype(np.int64)
 
 

@@ -17,7 +17,6 @@ from tierlib.catalog import (
     identity_key,
     migration_key,
     migration_summary_key,
-    read_standardized,
     scores_key,
     tiers_key,
 )
@@ -63,13 +62,13 @@ def days_since_engagement(ctx: RunContext) -> pd.Series:
     The feature table counts events over a window but keeps no last date, so
     this reads the history window's events (members without one are absent).
     """
-    from tierlib.pipeline.features import with_oneid
+    from tierlib.pipeline.features import OneIdLookup, read_with_oneid
 
-    identity_map = ctx.storage.read_parquet(identity_key(ctx.period, "identity_map"))
-    events = read_standardized(ctx.storage, "events", ctx.history_periods, ctx.channels)
-    events = with_oneid(events[["channel", "record_id", "ts"]], identity_map)
+    lookup = OneIdLookup(ctx.storage.read_parquet(identity_key(ctx.period, "identity_map")))
+    events = read_with_oneid(ctx, "events", ctx.history_periods, lookup, ["ts"])
     events = events.loc[events["ts"] < pd.Timestamp(ctx.as_of)]
-    last = events.groupby(events["oneid"].astype("string"))["ts"].max()
+    last = events.groupby("oneid", observed=True)["ts"].max()
+    last.index = pd.Index(last.index.astype("string"), name="oneid")
     return (pd.Timestamp(ctx.as_of).normalize() - last.dt.floor("D")).dt.days.astype("float64")
 
 
