@@ -126,10 +126,13 @@ class Config:
     def digest(self) -> str:
         """SHA-256 of what the config decides (rules, mappings, settings): goes into manifests.
 
-        Where data lives (the storage root, channel locations and URLs) is left out, so the
-        same configuration gives the same digest in every environment it is deployed to.
+        Where data lives (the storage root, channel locations and URLs) and how the work is
+        split (``run.partitions``: outputs do not depend on it) are left out, so the same
+        configuration gives the same digest in every environment it is deployed to.
         """
         decisions = {key: value for key, value in self.raw.items() if key != "storage"}
+        if isinstance(decisions.get("run"), dict):
+            decisions["run"] = {key: value for key, value in decisions["run"].items() if key != "partitions"}
         decisions["channels"] = {
             name: {key: value for key, value in channel.items() if key not in ("location", "url")}
             for name, channel in (self.raw.get("channels") or {}).items()
