@@ -1,13 +1,15 @@
 """One normal monthly run, stage by stage: wall and CPU seconds, rows per second, peak memory.
 
 Usage: .venv/bin/python bench/run_month.py --members 100000 [--sources DIR] [--storage DIR]
-       [--period 2026-10] [--seed 7] [--history-months 24] [--partitions K] [--no-warm]
+       [--period 2026-10] [--seed 7] [--history-months 24] [--partitions K] [--no-warm] [--retrain]
 
 Synthetic sources (``python -m tierlib synth``, 24 months ending at ``--period``) are generated
 into ``--sources`` unless a synth manifest is already there.  Warm-up (untimed, in a child
 process, so its memory does not count): the whole pipeline for the month before ``--period``,
 which extracts and validates every history month.  The measured month is then what a scheduled
 run sees: history already standardized, last month's identity, tiers and exports in storage.
+``--retrain`` also runs the quarterly retrain on the month before (untimed, child process), so
+the month is scored by an approved model rather than the CLV baseline, as in production.
 
 Timed in this process: every registered stage of ``--period`` in pipeline order (extract over all
 channels, counted as one stage), then ``read_once``: reading every input the month uses once
@@ -93,6 +95,16 @@ def warm(env: dict, period: str) -> None:
     print(f"warm-up: done in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def retrain(env: dict, period: str) -> None:
+    """The quarterly retrain on the month before, so the measured month has a model to score with."""
+    previous = shift_period(period, -1)
+    command = [sys.executable, "-m", "tierlib", "retrain", "--config", str(CONFIG), "--period", previous]
+    print(f"retrain: {previous} (untimed, child process) ...", flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    print(f"retrain: done in {time.perf_counter() - started:.0f} s", flush=True)
+
+
 def stage_rows(name: str, figures: dict) -> int | None:
     """The rows a stage works through, from its own figures (None when it names none)."""
     if name == "extract":
@@ -148,6 +160,7 @@ def main() -> int:
     parser.add_argument("--storage", type=Path, help="storage root (default var/bench/month/storage-N-SEED)")
     parser.add_argument("--partitions", type=int, help="run.partitions of the measured month")
     parser.add_argument("--no-warm", action="store_true", help="storage already holds the month before")
+    parser.add_argument("--retrain", action="store_true", help="retrain on the month before (untimed)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -163,6 +176,8 @@ def main() -> int:
     ensure_sources(sources, args.members, args.period, args.seed, args.history_months)
     if not args.no_warm:
         warm(env, args.period)
+    if args.retrain:
+        retrain(env, args.period)
     os.environ.update(env)
 
     from tierlib.config import load_config
@@ -181,6 +196,7 @@ def main() -> int:
     rows_out = []
     started = time.perf_counter()
     failed = {}
+    scored_with = None
     for name in stage_names():
         try:
             figures, timing = measure(name, lambda name=name: run_stage(ctx, name))
@@ -189,6 +205,8 @@ def main() -> int:
             print(f"  {name:<10} FAILED {failed[name][:300]}", flush=True)
             continue
         timing["rows"] = stage_rows(name, figures)
+        if name == "score":
+            scored_with = figures.get("model_version")
         rows_out.append(timing)
         print(f"  {name:<10} wall {timing['wall_s']:8.1f} s  cpu {timing['cpu_s']:8.1f} s", flush=True)
     total_wall = time.perf_counter() - started
@@ -203,7 +221,7 @@ def main() -> int:
 
     print(f"\nmonthly run {args.period}: {args.members} members, {args.history_months} months of history")
     print(f"sources {sources}\nstorage {storage}")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; scored with {scored_with}")
     print(f"{'stage':<10} {'wall s':>9} {'cpu s':>9} {'rows':>12} {'rows/cpu s':>12} {'peak MB':>9}")
     for row in [*rows_out, total, read_figures]:
         rate = f"{row['rows'] / row['cpu_s']:12.0f}" if row["rows"] and row["cpu_s"] > 0 else f"{'':>12}"
@@ -231,6 +249,7 @@ def main() -> int:
                     "ratio_wall": ratio_wall,
                     "ratio_cpu": ratio_cpu,
                     "failed": failed,
+                    "scored_with": scored_with,
                 },
                 indent=2,
             )

@@ -44,14 +44,11 @@ DEFAULT_ARGS = {**RETRY_ARGS, "on_failure_callback": record_failure}
 
 
 def _context(channels: list[str] | None = None):
-    from tierlib.airflow_support import config_path, period_from_context
-    from tierlib.pipeline.context import RunContext
+    from tierlib.airflow_support import open_run, period_from_context
 
     context = get_current_context()
     params = context.get("params") or {}
-    return RunContext.open(
-        config_path(), period_from_context(context), channels=channels, dry_run=bool(params.get("dry_run"))
-    )
+    return open_run(context, period_from_context(context), channels, bool(params.get("dry_run")))
 
 
 def _skip_publish(context) -> bool:

@@ -24,8 +24,7 @@ APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
 
 
 def _context():
-    from tierlib.airflow_support import config_path
-    from tierlib.pipeline.context import RunContext
+    from tierlib.airflow_support import open_run
     from tierlib.pipeline.retrain import retrain_period
 
     context = get_current_context()
@@ -35,7 +34,7 @@ def _context():
         context.get("data_interval_end"),
         getattr(dag_run, "run_after", None),
     )
-    return RunContext.open(config_path(), period)
+    return open_run(context, period)
 
 
 @dag(

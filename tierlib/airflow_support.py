@@ -53,19 +53,44 @@ TIERS_ASSET = "tierflow://tiers"
 """Updated by the monthly DAG when a month's tiers are written."""
 
 
+def open_run(context, period: str, channels: list[str] | None = None, dry_run: bool = False):
+    """The RunContext of a task: the project config, with S3 access from its Airflow connection.
+
+    When the storage root is on S3 and ``storage.aws_conn_id`` names a connection, the
+    Amazon provider's hook turns it into a boto3 session (keys, role, profile: whatever the
+    connection holds) and its ``endpoint_url`` extra is used unless the config sets one.
+    A connection that does not exist falls back to boto3's default chain, with the hook's
+    warning in the task log.
+    """
+    from tierlib.config import load_config
+    from tierlib.pipeline.context import RunContext
+
+    config = load_config(config_path())
+    session = endpoint = None
+    if config.storage.root.startswith("s3://") and config.storage.aws_conn_id:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        hook = AwsBaseHook(aws_conn_id=config.storage.aws_conn_id, client_type="s3")
+        session = hook.get_session(region_name=config.storage.region_name)
+        endpoint = hook.conn_config.get_service_endpoint_url("s3")
+    return RunContext.open(
+        config, period, channels=channels, dry_run=dry_run, boto3_session=session, endpoint_url=endpoint
+    )
+
+
 def record_failure(context) -> None:
     """Failure callback: write what failed, where and why to ``runs/period=M/failures/<task>.json``.
 
     It must never raise: a broken callback would hide the real failure.
     """
     from tierlib.catalog import figures_key
-    from tierlib.pipeline.context import RunContext, log
+    from tierlib.pipeline.context import log
 
     task_instance = context.get("task_instance") or context.get("ti")
     task_id = getattr(task_instance, "task_id", "unknown")
     map_index = getattr(task_instance, "map_index", -1)
     try:
-        ctx = RunContext.open(config_path(), period_from_context(context))
+        ctx = open_run(context, period_from_context(context))
         label = f"failures/{task_id}" + (f"-{map_index}" if map_index not in (None, -1) else "")
         record = {
             "dag_id": getattr(context.get("dag"), "dag_id", None),

@@ -91,6 +91,9 @@ class StorageConfig:
     root: str
     endpoint_url: str | None = None
     region_name: str | None = None
+    aws_conn_id: str | None = None
+    """Airflow connection the DAG tasks take S3 credentials from (and the endpoint, when
+    ``endpoint_url`` is empty).  Empty, and outside Airflow: boto3's default chain."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
         root=_resolve_location(storage.root, base),
         endpoint_url=storage.endpoint_url or None,
         region_name=storage.region_name or None,
+        aws_conn_id=storage.aws_conn_id or None,
     )
     if not isinstance(raw["channels"], Mapping) or not raw["channels"]:
         raise ConfigError(f"{path}: 'channels' must map each channel name to its connector settings")

@@ -441,8 +441,12 @@ class Harness:
 
         database = _with_database(self.pg_admin_url, self.settings.database, "postgresql+psycopg2")
         api = f"http://127.0.0.1:{self.api_port}"
+        # No S3 keys in the Airflow processes: tasks must take them from the aws_default
+        # connection (storage.aws_conn_id), as a deployment keeps them in Airflow.
+        keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        base = {name: value for name, value in self.base_env().items() if name not in keys}
         return {
-            **self.base_env(),
+            **base,
             "AIRFLOW_HOME": str(self.workdir / "airflow"),
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
@@ -636,7 +640,7 @@ def run(h: Harness) -> None:
 
     with phases("check outputs in the bucket"):
         since = {TRIGGERED_PERIOD: triggered_at, **dict.fromkeys(BACKFILL_PERIODS, backfilled_at)}
-        check_outputs(s3, env, since)
+        check_outputs(s3, {**h.base_env(), **env}, since)  # the checker holds the S3 keys itself
 
 
 def wait_for_runs(api: Api, run_ids: list[str], timeout: float, alive) -> None:

@@ -22,8 +22,16 @@ class RunContext:
 
     @classmethod
     def open(
-        cls, config: Config | str, period: str, channels: list[str] | None = None, dry_run: bool = False
+        cls,
+        config: Config | str,
+        period: str,
+        channels: list[str] | None = None,
+        dry_run: bool = False,
+        boto3_session=None,
+        endpoint_url: str | None = None,
     ) -> RunContext:
+        """The run of ``period``.  ``boto3_session`` and ``endpoint_url`` (S3 storage only) come
+        from an Airflow connection in DAG tasks; the config's ``endpoint_url`` wins when set."""
         from tierlib.storage import open_storage
 
         parse_period(period)
@@ -32,8 +40,9 @@ class RunContext:
             config = config.with_channels(channels)
         storage = open_storage(
             config.storage.root,
-            endpoint_url=config.storage.endpoint_url,
+            endpoint_url=config.storage.endpoint_url or endpoint_url,
             region_name=config.storage.region_name,
+            boto3_session=boto3_session,
         )
         return cls(config=config, storage=storage, period=period, dry_run=dry_run)
 

@@ -1,7 +1,7 @@
 """Storage under an S3 prefix through boto3: MinIO in docker-compose, any S3 endpoint in production.
 
 Credentials never come from here: boto3 finds them in the environment, or the
-caller hands over a session (on Airflow, ``S3Hook(aws_conn_id=...).get_session()``).
+caller hands over a session (DAG tasks: from the connection named by ``storage.aws_conn_id``).
 """
 
 from __future__ import annotations
@@ -208,8 +208,8 @@ class S3Storage(Storage):
         if code in _ACCESS_CODES or isinstance(error, botocore.exceptions.NoCredentialsError):
             return StorageError(
                 f"could not {action} {uri}: access denied or no valid credentials ({code or error}); "
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or pass boto3_session "
-                "(from Airflow: S3Hook(aws_conn_id=...).get_session())"
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); in Airflow, name a "
+                "connection holding them in the config key storage.aws_conn_id"
             )
         if isinstance(error, botocore.exceptions.EndpointConnectionError):
             return StorageError(

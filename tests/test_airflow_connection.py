@@ -1,0 +1,43 @@
+"""DAG tasks reach S3 storage with the keys and endpoint of an Airflow connection (storage.aws_conn_id)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tierlib.airflow_support import open_run
+from tierlib.errors import StorageError
+
+
+@pytest.fixture
+def keys_only_in_the_connection(s3_root: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """S3 storage configured with no endpoint and no keys in the environment, only a connection."""
+    connection = {
+        "conn_type": "aws",
+        "login": "from-the-connection",  # dummy keys for the loopback S3 server, not secrets
+        "password": "from-the-connection",
+        "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_TIERFLOW_TEST_S3", json.dumps(connection))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "TIERFLOW_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookups off AWS
+    monkeypatch.setenv("TIERFLOW_STORAGE", s3_root)
+    monkeypatch.setenv("TIERFLOW_S3_ENDPOINT", "")
+    return "tierflow_test_s3"
+
+
+def test_tasks_reach_s3_with_the_connections_keys_and_endpoint(keys_only_in_the_connection, monkeypatch):
+    monkeypatch.setenv("TIERFLOW_AWS_CONN_ID", keys_only_in_the_connection)
+    ctx = open_run({}, "2026-10")
+    ctx.storage.write_json("probe/connection.json", {"month": ctx.period})
+    assert ctx.storage.read_json("probe/connection.json") == {"month": "2026-10"}
+
+
+def test_without_the_connection_the_same_environment_has_no_keys(keys_only_in_the_connection, monkeypatch):
+    monkeypatch.setenv("TIERFLOW_AWS_CONN_ID", "")
+    ctx = open_run({}, "2026-10")
+    with pytest.raises(StorageError) as error:
+        ctx.storage.write_json("probe/connection.json", {"month": ctx.period})
+    assert "storage.aws_conn_id" in str(error.value)
