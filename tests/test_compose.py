@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tierlib.airflow_support import start_date_text
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -321,6 +323,8 @@ def test_one_shot_commands_match_the_image_and_the_tierlib_cli(services):
 
 def test_start_date_default_is_the_dags_own(services):
     dag = (ROOT / "dags" / "tierflow_monthly.py").read_text()
-    default = re.search(r'os\.environ\.get\("TIERFLOW_START_DATE", "([^"]+)"\)', dag)
-    assert default, "the DAG no longer reads TIERFLOW_START_DATE: update docker-compose.yml and .env.example"
-    assert _environment(services["airflow-scheduler"])["TIERFLOW_START_DATE"] == default.group(1)
+    assert "start_date_text()" in dag, "the DAG no longer takes its start date from start_date_text()"
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("TIERFLOW_START_DATE", raising=False)
+        default = start_date_text()
+    assert _environment(services["airflow-scheduler"])["TIERFLOW_START_DATE"] == default
