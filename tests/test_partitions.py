@@ -140,8 +140,9 @@ def test_pipeline_features_and_scores_with_eight_partitions_equal_one(pipeline_e
     assert len(features_1) > 100 and scores_1["predicted_value_90d"].gt(0).any()
 
 
-def test_partitions_must_be_at_least_one(tmp_path):
-    text = CONFIG.read_text(encoding="utf-8").replace("run:\n", "run:\n  partitions: 0\n", 1)
-    (tmp_path / "tierflow.yaml").write_text(text, encoding="utf-8")
+def test_partitions_must_be_at_least_one(monkeypatch):
+    monkeypatch.setenv("TIERFLOW_PARTITIONS", "0")
     with pytest.raises(ConfigError, match=r"run\.partitions must be at least 1"):
-        load_config(tmp_path / "tierflow.yaml")
+        load_config(CONFIG)
+    monkeypatch.setenv("TIERFLOW_PARTITIONS", "8")
+    assert load_config(CONFIG).run.partitions == 8

@@ -208,8 +208,8 @@ class S3Storage(Storage):
         if code in _ACCESS_CODES or isinstance(error, botocore.exceptions.NoCredentialsError):
             return StorageError(
                 f"could not {action} {uri}: access denied or no valid credentials ({code or error}); "
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); in Airflow, name a "
-                "connection holding them in the config key storage.aws_conn_id"
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) or pass boto3_session; "
+                "DAG tasks take them from the Airflow connection named in storage.aws_conn_id"
             )
         if isinstance(error, botocore.exceptions.EndpointConnectionError):
             return StorageError(
