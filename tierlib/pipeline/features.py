@@ -116,9 +116,8 @@ def read_with_oneid(
         codes = lookup.channel_codes(
             channel, pd.concat([part["record_id"] for part in parts], ignore_index=True)
         )
-        for where, part, part_codes in zip(
-            mine, parts, np.split(codes, np.cumsum([len(p) for p in parts])[:-1]), strict=True
-        ):
+        bounds = np.cumsum([len(part) for part in parts])[:-1]
+        for where, part, part_codes in zip(mine, parts, np.split(codes, bounds), strict=True):
             known = part_codes >= 0
             part = part.loc[known, kept] if not known.all() else part[kept]
             frames[where] = part.assign(oneid=part_codes[known])
