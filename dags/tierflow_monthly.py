@@ -48,7 +48,7 @@ def _context(channels: list[str] | None = None):
 
     context = get_current_context()
     params = context.get("params") or {}
-    return open_run(context, period_from_context(context), channels, bool(params.get("dry_run")))
+    return open_run(period_from_context(context), channels, bool(params.get("dry_run")))
 
 
 def _skip_publish(context) -> bool:

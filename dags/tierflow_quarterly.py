@@ -34,7 +34,7 @@ def _context():
         context.get("data_interval_end"),
         getattr(dag_run, "run_after", None),
     )
-    return open_run(context, period)
+    return open_run(period)
 
 
 @dag(

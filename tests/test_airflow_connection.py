@@ -30,14 +30,14 @@ def keys_only_in_the_connection(s3_root: str, s3_endpoint: str, monkeypatch: pyt
 
 def test_tasks_reach_s3_with_the_connections_keys_and_endpoint(keys_only_in_the_connection, monkeypatch):
     monkeypatch.setenv("TIERFLOW_AWS_CONN_ID", keys_only_in_the_connection)
-    ctx = open_run({}, "2026-10")
+    ctx = open_run("2026-10")
     ctx.storage.write_json("probe/connection.json", {"month": ctx.period})
     assert ctx.storage.read_json("probe/connection.json") == {"month": "2026-10"}
 
 
 def test_without_the_connection_the_same_environment_has_no_keys(keys_only_in_the_connection, monkeypatch):
     monkeypatch.setenv("TIERFLOW_AWS_CONN_ID", "")
-    ctx = open_run({}, "2026-10")
+    ctx = open_run("2026-10")
     with pytest.raises(StorageError) as error:
         ctx.storage.write_json("probe/connection.json", {"month": ctx.period})
     assert "storage.aws_conn_id" in str(error.value)

@@ -53,7 +53,7 @@ TIERS_ASSET = "tierflow://tiers"
 """Updated by the monthly DAG when a month's tiers are written."""
 
 
-def open_run(context, period: str, channels: list[str] | None = None, dry_run: bool = False):
+def open_run(period: str, channels: list[str] | None = None, dry_run: bool = False):
     """The RunContext of a task: the project config, with S3 access from its Airflow connection.
 
     When the storage root is on S3 and ``storage.aws_conn_id`` names a connection, the
@@ -90,7 +90,7 @@ def record_failure(context) -> None:
     task_id = getattr(task_instance, "task_id", "unknown")
     map_index = getattr(task_instance, "map_index", -1)
     try:
-        ctx = open_run(context, period_from_context(context))
+        ctx = open_run(period_from_context(context))
         label = f"failures/{task_id}" + (f"-{map_index}" if map_index not in (None, -1) else "")
         record = {
             "dag_id": getattr(context.get("dag"), "dag_id", None),
