@@ -1,12 +1,13 @@
-"""DAG tasks reach S3 storage with the keys and endpoint of an Airflow connection (storage.aws_conn_id)."""
+"""How DAG tasks open their run: S3 through an Airflow connection (storage.aws_conn_id); failures recorded."""
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
-from tierlib.airflow_support import open_run
+from tierlib.airflow_support import open_run, record_failure
 from tierlib.errors import StorageError
 
 
@@ -41,3 +42,27 @@ def test_without_the_connection_the_same_environment_has_no_keys(keys_only_in_th
     with pytest.raises(StorageError) as error:
         ctx.storage.write_json("probe/connection.json", {"month": ctx.period})
     assert "storage.aws_conn_id" in str(error.value)
+
+
+def test_a_failed_task_is_recorded_in_the_months_run_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("TIERFLOW_CONFIG", raising=False)
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(tmp_path / "storage"))
+    task_instance = SimpleNamespace(task_id="value.features_partition", map_index=3, try_number=2)
+    context = {
+        "params": {"period": "2026-10"},
+        "task_instance": task_instance,
+        "dag": SimpleNamespace(dag_id="tierflow_monthly"),
+        "run_id": "manual__2026-11-01",
+        "exception": ValueError("partition 3 of 8 has no rows"),
+    }
+    record_failure(context)
+    failures = tmp_path / "storage" / "runs" / "period=2026-10" / "failures"
+    record = json.loads((failures / "value.features_partition-3.json").read_text())
+    assert record["error"] == "ValueError: partition 3 of 8 has no rows"
+    assert record["dag_id"] == "tierflow_monthly" and record["run_id"] == "manual__2026-11-01"
+    assert (record["map_index"], record["try_number"]) == (3, 2)
+
+
+def test_recording_a_failure_never_raises(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIERFLOW_CONFIG", str(tmp_path / "missing.yaml"))
+    record_failure({"params": {"period": "2026-10"}, "exception": RuntimeError("boom")})  # logs, no raise
