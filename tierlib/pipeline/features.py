@@ -20,7 +20,6 @@ from tierlib.catalog import (
     read_standardized,
     standardized_key,
 )
-from tierlib.errors import InputError
 from tierlib.pipeline.context import RunContext, log
 
 FEATURE_INPUT_COLUMNS = {
@@ -199,22 +198,10 @@ def run_features_partition(ctx: RunContext, partition: int) -> dict:
 def combine_features(ctx: RunContext) -> dict:
     """Population parts (RFM quintiles, 8-cell split, CLV fit) over every partition; the feature table."""
     from tierlib.features._partial import combine_partials
-    from tierlib.pipeline.partitions import partition_count, partition_key
+    from tierlib.pipeline.partitions import partition_count, partition_outputs
 
     count = partition_count(ctx)
-    parts = []
-    for partition in range(count):
-        marker = partition_key("features", ctx.period, partition, count, "partial.json")
-        if not ctx.storage.exists(marker):
-            raise InputError(
-                f"features {ctx.period}: partition {partition} of {count} has not run "
-                f"(no {ctx.storage.uri(marker)}): run it before the combine"
-            )
-        parts.append(ctx.storage.read_json(marker))
-    partials = [
-        ctx.storage.read_parquet(partition_key("features", ctx.period, partition, count, "partial"))
-        for partition in range(count)
-    ]
+    parts, partials = partition_outputs(ctx, "features", "partial.json", "partial")
     features = combine_partials(partials, ctx.as_of, ctx.config.stage("features"))
     del partials
     clv = features.attrs.pop("clv", None)

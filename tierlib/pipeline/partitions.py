@@ -42,3 +42,27 @@ def partition_key(stage: str, period: str, partition: int, count: int, name: str
     prefix = {"features": features_key, "score": scores_key}[stage](period).rsplit("/", 1)[0]
     suffix = name if name.endswith(".json") else f"{name}.parquet"
     return f"{prefix}/partitions={count}/part={partition}/{suffix}"
+
+
+def partition_outputs(ctx, stage: str, marker: str, table: str) -> tuple[list[dict], list[pd.DataFrame]]:
+    """Every partition's figures (``marker``, JSON) and table of ``stage``, for its combine step.
+
+    A partition without its marker has not run (or failed midway): the combine stops naming it.
+    """
+    from tierlib.errors import InputError
+
+    count = partition_count(ctx)
+    figures = []
+    for partition in range(count):
+        key = partition_key(stage, ctx.period, partition, count, marker)
+        if not ctx.storage.exists(key):
+            raise InputError(
+                f"{stage} {ctx.period}: partition {partition} of {count} has not run "
+                f"(no {ctx.storage.uri(key)}): run it before the combine"
+            )
+        figures.append(ctx.storage.read_json(key))
+    tables = [
+        ctx.storage.read_parquet(partition_key(stage, ctx.period, partition, count, table))
+        for partition in range(count)
+    ]
+    return figures, tables

@@ -54,29 +54,18 @@ def combine_score(ctx: RunContext) -> dict:
     import pandas as pd
 
     from tierlib.model import CLV_BASELINE_VERSION, SCORE_COLUMNS
-    from tierlib.pipeline.partitions import partition_count, partition_key
+    from tierlib.pipeline.partitions import partition_count, partition_outputs
     from tierlib.validation import validate_output
 
     count = partition_count(ctx)
-    entries = []
-    for partition in range(count):
-        marker = partition_key("score", ctx.period, partition, count, "scores.json")
-        if not ctx.storage.exists(marker):
-            raise InputError(
-                f"score {ctx.period}: partition {partition} of {count} has not run "
-                f"(no {ctx.storage.uri(marker)}): run it before the combine"
-            )
-        entries.append(ctx.storage.read_json(marker)["entry"])
+    markers, parts = partition_outputs(ctx, "score", "scores.json", "scores")
+    entries = [marker["entry"] for marker in markers]
     if any(each != entries[0] for each in entries):
         raise InputError(
             f"score {ctx.period}: the partitions were scored with different models ({entries}): "
             "run every partition again"
         )
     entry = entries[0]
-    parts = [
-        ctx.storage.read_parquet(partition_key("score", ctx.period, partition, count, "scores"))
-        for partition in range(count)
-    ]
     frames = [part for part in parts if len(part)] or parts[:1]
     scores = pd.concat(frames, ignore_index=True).astype(SCORE_COLUMNS)
     scores = scores.sort_values("oneid", kind="stable").reset_index(drop=True)
