@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tierlib.catalog import read_standardized, standardized_key
-from tierlib.pipeline.features import OneIdLookup, read_with_oneid, with_oneid
+from tierlib.pipeline.features import OneIdLookup, read_with_oneid
 
 
 def identity_map() -> pd.DataFrame:
@@ -30,7 +30,7 @@ def test_rows_get_the_oneid_of_their_channel_and_record_and_unknown_records_are_
             "amount": np.arange(7, dtype=np.float64),
         }
     )
-    joined = with_oneid(rows, identity_map())
+    joined = OneIdLookup(identity_map()).attach(rows)
     merged = rows.merge(
         identity_map().drop_duplicates(["channel", "record_id"]), on=["channel", "record_id"], how="inner"
     )

@@ -81,11 +81,6 @@ def _arrow_text(values) -> pa.ChunkedArray:
     return pd.Series(values).astype("string[pyarrow]").array.__arrow_array__().cast(pa.large_string())
 
 
-def with_oneid(frame: pd.DataFrame, identity_map: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each row's oneid from the identity map; rows of unknown records are dropped."""
-    return OneIdLookup(identity_map).attach(frame)
-
-
 def read_with_oneid(
     ctx: RunContext, kind: str, periods: list[str], lookup: OneIdLookup, columns: Sequence[str]
 ) -> pd.DataFrame:

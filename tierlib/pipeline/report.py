@@ -27,7 +27,6 @@ from tierlib.catalog import (
     migration_summary_key,
     model_card_key,
     model_versions_prefix,
-    read_standardized,
     report_chart_key,
     report_key,
     report_summary_key,
@@ -231,17 +230,15 @@ def _figures(storage, period: str, stage: str) -> dict | None:
 
 def _month_activity(ctx: RunContext, notes) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """The month's orders and events, each row with its member's OneID."""
-    from tierlib.pipeline.features import with_oneid
+    from tierlib.pipeline.features import OneIdLookup, read_with_oneid
 
     key = identity_map_key(ctx.period)
     if not ctx.storage.exists(key):
         notes["activity"] = f"{ctx.storage.uri(key)} is missing: run the identity stage for this month first."
         return None, None
-    identity_map = ctx.storage.read_parquet(key, columns=["channel", "record_id", "oneid"])
-    orders = read_standardized(ctx.storage, "orders", [ctx.period], ctx.channels)
-    events = read_standardized(ctx.storage, "events", [ctx.period], ctx.channels)
-    orders = with_oneid(orders[["channel", "record_id", "amount", "refund_amount"]], identity_map)
-    events = with_oneid(events[["channel", "record_id"]], identity_map)
+    lookup = OneIdLookup(ctx.storage.read_parquet(key, columns=["channel", "record_id", "oneid"]))
+    orders = read_with_oneid(ctx, "orders", [ctx.period], lookup, ["amount", "refund_amount"])
+    events = read_with_oneid(ctx, "events", [ctx.period], lookup, [])
     return orders, events
 
 
