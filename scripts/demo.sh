@@ -21,6 +21,9 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export TIERFLOW_CONFIG="$ROOT/config/tierflow.yaml"
 export TIERFLOW_SOURCES="$DEMO/sources"
 export TIERFLOW_STORAGE="$DEMO/storage"
+# Demo only: synthetic people, so identifier hashes may go unkeyed unless a key is set.
+# A real deployment sets TIERFLOW_IDENTITY_HASH_KEY (docs/security.md).
+[ -n "${TIERFLOW_IDENTITY_HASH_KEY:-}" ] || export TIERFLOW_ALLOW_UNKEYED_HASHES=true
 mkdir -p "$AIRFLOW_HOME"
 
 if [ ! -f "$TIERFLOW_SOURCES/_truth/manifest.json" ]; then

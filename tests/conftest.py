@@ -33,6 +33,8 @@ os.environ.update(
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     }
 )
+# Tests run the keyed path production runs; this key is for tests only and keys synthetic data.
+os.environ.setdefault("TIERFLOW_IDENTITY_HASH_KEY", "tierflow-tests-only-key-not-a-secret")
 
 S3_TEST_BUCKET = "tierflow-test"
 

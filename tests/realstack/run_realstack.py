@@ -482,6 +482,8 @@ class Harness:
             "TIERFLOW_STORAGE": f"s3://{BUCKET}/{PREFIX}",
             "TIERFLOW_S3_ENDPOINT": self.s3_endpoint,
             "TIERFLOW_PARTITIONS": str(PARTITIONS),
+            # The identity stage requires a key; a fresh one per run, as a deployment would set one.
+            "TIERFLOW_IDENTITY_HASH_KEY": secrets.token_urlsafe(32),
         }
 
     def run_checked(self, name: str, argv: list[str], env: dict[str, str]) -> None:

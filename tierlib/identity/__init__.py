@@ -6,6 +6,7 @@ The normalizers are public because publishing needs E.164 phones and
 normalized emails too.  See ``docs/identity.md``.
 """
 
+from tierlib.identity._hashing import HASH_KEY_VARIABLE, identity_hash_key, value_hashes
 from tierlib.identity._normalize import (
     normalize_device_id,
     normalize_email,
@@ -18,6 +19,7 @@ from tierlib.identity._resolve import HUB_COLUMNS, MERGE_LOG_COLUMNS, IdentityRe
 from tierlib.identity._settings import IDENTIFIER_TYPES, IdentitySettings
 
 __all__ = [
+    "HASH_KEY_VARIABLE",
     "HUB_COLUMNS",
     "IDENTIFIER_TYPES",
     "IDENTITY_MAP_COLUMNS",
@@ -25,6 +27,7 @@ __all__ = [
     "REGISTRY_COLUMNS",
     "IdentityResult",
     "IdentitySettings",
+    "identity_hash_key",
     "normalize_device_id",
     "normalize_email",
     "normalize_identifier",
@@ -32,4 +35,5 @@ __all__ = [
     "oneid_stability",
     "pairwise_scores",
     "resolve_identities",
+    "value_hashes",
 ]

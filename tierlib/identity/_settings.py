@@ -88,6 +88,9 @@ class IdentitySettings:
     oneid_digits: int = 10
     log_links: bool = True
     """Write one merge-log row per record-to-record link (hashed value), not only merges and splits."""
+    allow_unkeyed_hashes: bool = False
+    """Without ``TIERFLOW_IDENTITY_HASH_KEY`` the stage stops; true hashes without a key instead
+    (demos and tests only: an unkeyed hash of a mainland mobile number is reversed by trying them all)."""
 
     def __post_init__(self) -> None:
         problems = self._problems()

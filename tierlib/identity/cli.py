@@ -9,9 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-HASH_KEY_VARIABLE = "TIERFLOW_IDENTITY_HASH_KEY"
-"""Environment variable holding the secret that keys the merge log's value hashes."""
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -22,7 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "people and write DIR/identity_map.parquet, DIR/registry.parquet, DIR/merge_log.parquet and "
             "DIR/hub_values.parquet.  To keep last month's OneIDs, pass last month's registry; its "
             "identity map is read from the same folder unless --previous-map names it.  The merge log "
-            f"hashes values with the secret in ${HASH_KEY_VARIABLE} when set."
+            "hashes values with the secret in $TIERFLOW_IDENTITY_HASH_KEY (required, unless "
+            "--allow-unkeyed-hashes or the config's identity.allow_unkeyed_hashes says otherwise)."
         ),
     )
     parser.add_argument("--records", required=True, help="standardized records, .parquet or .csv")
@@ -37,16 +35,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", help="Tierflow YAML config whose 'identity' section to use (default: defaults)"
     )
+    parser.add_argument(
+        "--allow-unkeyed-hashes",
+        action="store_true",
+        help="hash without a key when TIERFLOW_IDENTITY_HASH_KEY is unset (demos and tests only)",
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
 
     from tierlib.errors import StorageError, ValidationFailed
+    from tierlib.identity._hashing import identity_hash_key
     from tierlib.identity._resolve import resolve_identities
     from tierlib.identity._settings import IdentitySettings
 
-    settings = _settings(args.config)
+    settings = _settings(args.config) or IdentitySettings()
+    hash_key = identity_hash_key(
+        args.allow_unkeyed_hashes or settings.allow_unkeyed_hashes,
+        "--allow-unkeyed-hashes (or identity.allow_unkeyed_hashes in --config)",
+    )
     started = time.perf_counter()
     records = _read_table(Path(args.records), "records")
     read_seconds = time.perf_counter() - started
@@ -69,16 +77,8 @@ def _run(args: argparse.Namespace) -> int:
 
     period = args.period or _latest_month(records, args.records)
 
-    hash_key = os.environ.get(HASH_KEY_VARIABLE)
     started = time.perf_counter()
-    result = resolve_identities(
-        records,
-        settings or IdentitySettings(),
-        period,
-        previous_map,
-        previous_registry,
-        hash_key=hash_key.encode() if hash_key else None,
-    )
+    result = resolve_identities(records, settings, period, previous_map, previous_registry, hash_key=hash_key)
     resolve_seconds = time.perf_counter() - started
 
     out = Path(args.out)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
 from tierlib.catalog import identity_key, read_standardized
@@ -35,10 +33,12 @@ def known_records(ctx: RunContext) -> pd.DataFrame:
 
 
 def run_identity(ctx: RunContext) -> dict:
-    from tierlib.identity import resolve_identities
-    from tierlib.identity.cli import HASH_KEY_VARIABLE
+    from tierlib.identity import identity_hash_key, resolve_identities
     from tierlib.validation import validate_output
 
+    settings = ctx.config.stage("identity")
+    # Before any reading: a missing key stops the stage at once, saying how to set it.
+    hash_key = identity_hash_key(settings.allow_unkeyed_hashes)
     records = known_records(ctx)
     previous = previous_period(ctx.period)
     previous_map = previous_registry = None
@@ -47,15 +47,8 @@ def run_identity(ctx: RunContext) -> dict:
         previous_registry = ctx.storage.read_parquet(identity_key(previous, "registry"))
     else:
         log.info("identity %s: no registry for %s, every person gets a new OneID", ctx.period, previous)
-    # A secret key keeps the merge log's phone and email hashes from being reversed by guessing.
-    hash_key = os.environ.get(HASH_KEY_VARIABLE)
     result = resolve_identities(
-        records,
-        ctx.config.stage("identity"),
-        ctx.period,
-        previous_map,
-        previous_registry,
-        hash_key=hash_key.encode() if hash_key else None,
+        records, settings, ctx.period, previous_map, previous_registry, hash_key=hash_key
     )
     outcome = validate_output(
         ctx.storage,
