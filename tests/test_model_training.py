@@ -253,7 +253,9 @@ def test_registry_versions_reload_and_approval_history(sets, storage):
     version = registry.save(model, {"metrics": {}}, "2025-11")
     assert version.startswith("2025-11-")
     assert registry.save(fitted(training), {"metrics": {}}, "2025-11") == version  # same bytes, same version
-    pd.testing.assert_frame_equal(registry.load(version).predict(validation), model.predict(validation))
+    sha256 = registry.card(version)["artifact_sha256"]
+    reloaded = registry.load(version, sha256)
+    pd.testing.assert_frame_equal(reloaded.predict(validation), model.predict(validation))
     assert registry.card(version)["version"] == version
     assert registry.approved() is None and registry.approved_for("2026-01") is None
 
@@ -272,7 +274,7 @@ def test_registry_versions_reload_and_approval_history(sets, storage):
     with pytest.raises(StorageError, match="versions stored"):
         registry.card("2020-01-nothing")
     with pytest.raises(StorageError, match="retrain"):
-        registry.load("2020-01-nothing")
+        registry.load("2020-01-nothing", "0" * 64)
 
 
 def card(model: float | None, clv: float, incumbent: float | None = None) -> dict:

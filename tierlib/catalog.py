@@ -86,7 +86,7 @@ def model_versions_prefix() -> str:
 
 
 def model_artifact_key(version: str) -> str:
-    return f"{model_versions_prefix()}{version}/model.pkl"
+    return f"{model_versions_prefix()}{version}/model.skops"
 
 
 def model_card_key(version: str) -> str:

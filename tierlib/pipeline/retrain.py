@@ -92,7 +92,7 @@ def run_train(ctx: RunContext) -> dict:
     registry = ModelRegistry(ctx.storage)
     first_month = shift_period(ctx.period, 1)
     current = registry.approved_for(first_month)
-    incumbent = None if current is None else registry.load(current["version"])
+    incumbent = None if current is None else registry.load_approved(current)
     card = build_card(
         model=model,
         training=training,

@@ -40,7 +40,7 @@ def run_score_partition(ctx: RunContext, partition: int) -> dict:
     if entry is None:
         scores = score_members(features)
     else:
-        model = registry.load(entry["version"])
+        model = registry.load_approved(entry)
         model.threads = ctx.config.stage("model").threads  # this machine's bound, not the trainer's
         scores = score_members(features, model, entry["version"])
     ctx.storage.write_parquet(partition_key("score", ctx.period, partition, count, "scores"), scores)
