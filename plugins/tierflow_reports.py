@@ -10,10 +10,18 @@ A FastAPI app mounted on the API server at ``/tierflow`` and a nav entry
     /tierflow/api/reports, /api/models the same lists as JSON
 
 Storage is read through ``tierlib`` with the config ``TIERFLOW_CONFIG`` names,
-as the DAGs do.  Loading the plugin imports FastAPI only: ``tierlib`` (pandas,
-pyarrow) is imported on the first request, so schedulers and workers that load
-plugins pay nothing for it.  Requests need a logged-in Airflow user (the UI's
-session cookie or a bearer token) unless ``TIERFLOW_REPORTS_AUTH=off``.
+and S3 through the Airflow connection ``storage.aws_conn_id`` names, as the DAGs do.
+Loading the plugin imports FastAPI only: ``tierlib`` (pandas, pyarrow) and
+Airflow's API security module are imported on the first request, so schedulers
+and workers that load plugins pay nothing for them.
+
+Access follows Airflow's auth manager: every request needs a user (the UI's
+session cookie or a bearer token) with read access to the monthly DAG
+(``requires_access_dag("GET")`` of ``airflow.api_fastapi.core_api.security``);
+``TIERFLOW_REPORTS_AUTH=off`` turns the check off (tests of the pages only).
+Every response carries ``Content-Security-Policy: sandbox`` and a policy that
+loads nothing from elsewhere: stored HTML runs no script and cannot reach the
+Airflow origin's cookies or API even if someone could write it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,21 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 URL_PREFIX = "/tierflow"
+MONTHLY_DAG_ID = "tierflow_monthly"
+"""Who may read the monthly DAG may read its reports: they hold the same members' figures."""
+CONTENT_SECURITY_POLICY = (
+    "sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+"""``sandbox`` (no allow-scripts, no allow-same-origin): a served page runs no script and gets an
+opaque origin; the fetch directives let it load nothing but its own images, styles and fonts."""
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _VERSION = re.compile(r"^[A-Za-z0-9_.=-]+$")
 _CONTENT_TYPES = {
@@ -46,9 +69,9 @@ _CONTENT_TYPES = {
 
 def open_tierflow_storage():
     """The storage of the config ``TIERFLOW_CONFIG`` names, read afresh on each request (it is small)."""
+    from tierlib.airflow_support import s3_access
     from tierlib.config import load_config
     from tierlib.errors import TierflowError
-    from tierlib.storage import open_storage
 
     path = os.environ.get("TIERFLOW_CONFIG")
     if not path:
@@ -58,11 +81,7 @@ def open_tierflow_storage():
         )
     try:
         config = load_config(path)
-        return open_storage(
-            config.storage.root,
-            endpoint_url=config.storage.endpoint_url,
-            region_name=config.storage.region_name,
-        )
+        return s3_access(config).open(config.storage.root)
     except (OSError, TierflowError) as error:
         raise HTTPException(503, f"cannot open Tierflow storage: {error}") from error
 
@@ -72,27 +91,27 @@ def create_app(require_login: bool | None = None) -> FastAPI:
     if require_login is None:
         require_login = os.environ.get("TIERFLOW_REPORTS_AUTH", "on").lower() not in ("off", "false", "0")
 
-    async def logged_in(request: Request) -> None:
+    async def may_read_the_monthly_dag(request: Request) -> None:
+        """The API server's auth manager decides, exactly as for Airflow's own DAG endpoints."""
         if not require_login:
             return
-        from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+        from airflow.api_fastapi.core_api.security import bearer_scheme, get_user, requires_access_dag
 
-        header = request.headers.get("authorization", "")
-        token = (
-            header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
-        )
-        if not token:
-            raise HTTPException(401, "Not authenticated: log in to Airflow (the view reads the UI's session)")
-        # The API server's auth manager checks the token, as for Airflow's own API.
-        from airflow.api_fastapi.core_api.security import resolve_user_from_token
-
-        await resolve_user_from_token(token)
+        user = await get_user(request, None, await bearer_scheme(request))
+        requires_access_dag("GET", param_dag_id=MONTHLY_DAG_ID)(request, user)
 
     app = FastAPI(
         title="Tierflow reports",
         description="Monthly member reports and model cards of Tierflow",
-        dependencies=[Depends(logged_in)],
+        dependencies=[Depends(may_read_the_monthly_dag)],
     )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        # Errors too (401, 403, 404): every answer of the view carries the policy.
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
@@ -142,9 +161,13 @@ def create_app(require_login: bool | None = None) -> FastAPI:
         if not storage.exists(key):
             raise HTTPException(404, f"{key} is not in {storage.root}")
         suffix = os.path.splitext(key)[1].lower()
-        return Response(
-            storage.read_bytes(key), media_type=_CONTENT_TYPES.get(suffix, "application/octet-stream")
-        )
+        data = storage.read_bytes(key)
+        if suffix == ".html" and "/data_docs/" in key:
+            from tierlib.validation import offline_page
+
+            # Pages published before Data Docs were made offline still name CDN scripts.
+            data = offline_page(data.decode("utf-8", errors="replace")).encode("utf-8")
+        return Response(data, media_type=_CONTENT_TYPES.get(suffix, "application/octet-stream"))
 
     return app
 

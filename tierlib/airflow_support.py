@@ -53,29 +53,51 @@ TIERS_ASSET = "tierflow://tiers"
 """Updated by the monthly DAG when a month's tiers are written."""
 
 
-def open_run(period: str, channels: list[str] | None = None, dry_run: bool = False):
-    """The RunContext of a task: the project config, with S3 access from its Airflow connection.
+def s3_access(config):
+    """How a task or the UI view reaches S3: the Airflow connection ``storage.aws_conn_id`` names.
 
-    When the storage root is on S3 and ``storage.aws_conn_id`` names a connection, the
-    Amazon provider's hook turns it into a boto3 session (keys, role, profile: whatever the
-    connection holds) and its ``endpoint_url`` extra is used unless the config sets one.
-    A connection that does not exist falls back to boto3's default chain, with the hook's
-    warning in the task log.
+    The Amazon provider's hook turns the connection into a boto3 session (keys, role, profile:
+    whatever it holds) and its botocore settings (``config_kwargs`` in the extra), kept as they
+    are; its ``endpoint_url`` extra is used unless the config sets one.  Without a connection id,
+    boto3's default chain; a connection that does not exist falls back to it too, with the
+    hook's warning in the log.  The storage root, S3 source drops and opt-out lists all use it.
     """
+    from tierlib.storage import S3Access
+
+    storage = config.storage
+    if not storage.aws_conn_id or not _reads_s3(config):
+        return S3Access(endpoint_url=storage.endpoint_url, region_name=storage.region_name)
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    hook = AwsBaseHook(aws_conn_id=storage.aws_conn_id, client_type="s3")
+    return S3Access(
+        boto3_session=hook.get_session(region_name=storage.region_name),
+        endpoint_url=storage.endpoint_url or hook.conn_config.get_service_endpoint_url("s3"),
+        region_name=storage.region_name,
+        botocore_config=hook.conn_config.botocore_config,
+    )
+
+
+def _reads_s3(config) -> bool:
+    """Whether anything the run reads lives on S3 (so the connection is worth looking up)."""
+    exports = config.stages.get("exports")
+    locations = [
+        config.storage.root,
+        *(channel.location or "" for channel in config.channels.values()),
+        *(getattr(exports, "suppression", None) or ()),
+    ]
+    privacy = config.stages.get("privacy")
+    locations.append(getattr(privacy, "erasure_requests", None) or "")
+    return any(str(location).startswith("s3://") for location in locations)
+
+
+def open_run(period: str, channels: list[str] | None = None, dry_run: bool = False):
+    """The RunContext of a task: the project config, with S3 access from its Airflow connection."""
     from tierlib.config import load_config
     from tierlib.pipeline.context import RunContext
 
     config = load_config(config_path())
-    session = endpoint = None
-    if config.storage.root.startswith("s3://") and config.storage.aws_conn_id:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        hook = AwsBaseHook(aws_conn_id=config.storage.aws_conn_id, client_type="s3")
-        session = hook.get_session(region_name=config.storage.region_name)
-        endpoint = hook.conn_config.get_service_endpoint_url("s3")
-    return RunContext.open(
-        config, period, channels=channels, dry_run=dry_run, boto3_session=session, endpoint_url=endpoint
-    )
+    return RunContext.open(config, period, channels=channels, dry_run=dry_run, s3=s3_access(config))
 
 
 def record_failure(context) -> None:

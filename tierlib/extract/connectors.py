@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from tierlib.config import ChannelConfig, TableMapping
 from tierlib.errors import ExtractError
 from tierlib.period import period_end, period_start
+from tierlib.storage import S3Access
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,14 @@ class SourceMissing(ExtractError):
     """The month's file or table is not there (yet)."""
 
 
-def read_source_table(channel_name: str, channel: ChannelConfig, kind: str, period: str) -> SourceTable:
+def read_source_table(
+    channel_name: str, channel: ChannelConfig, kind: str, period: str, s3: S3Access | None = None
+) -> SourceTable:
+    """``s3``: how to reach drops on S3 (the run's, from the Airflow connection in DAG tasks)."""
     mapping = channel.tables()[kind]
     if channel.connector == "sql":
         return _read_sql(channel_name, channel, mapping, period)
-    return _read_file(channel_name, channel, mapping, period)
+    return _read_file(channel_name, channel, mapping, period, s3 or S3Access())
 
 
 def source_location(channel: ChannelConfig, mapping: TableMapping, period: str) -> str:
@@ -46,17 +50,15 @@ def source_location(channel: ChannelConfig, mapping: TableMapping, period: str) 
 
 
 @functools.cache
-def _bucket_storage(bucket_root: str):
-    """One S3 storage per bucket for the whole process: opening one costs a boto3 session."""
-    from tierlib.storage import open_storage
-
-    return open_storage(bucket_root)
+def _bucket_storage(bucket_root: str, s3: S3Access):
+    """One S3 storage per bucket and access for the whole process: opening one costs a boto3 client."""
+    return s3.open(bucket_root)
 
 
-def _read_bytes(location: str) -> bytes:
+def _read_bytes(location: str, s3: S3Access) -> bytes:
     if location.startswith("s3://"):
         bucket, _, key = location.removeprefix("s3://").partition("/")
-        storage = _bucket_storage(f"s3://{bucket}")
+        storage = _bucket_storage(f"s3://{bucket}", s3)
         if not storage.exists(key):
             raise SourceMissing(f"{location} does not exist")
         return storage.read_bytes(key)
@@ -67,9 +69,11 @@ def _read_bytes(location: str) -> bytes:
         raise SourceMissing(f"{location} does not exist") from error
 
 
-def _read_file(channel_name: str, channel: ChannelConfig, mapping: TableMapping, period: str) -> SourceTable:
+def _read_file(
+    channel_name: str, channel: ChannelConfig, mapping: TableMapping, period: str, s3: S3Access
+) -> SourceTable:
     location = source_location(channel, mapping, period)
-    data = _read_bytes(location)
+    data = _read_bytes(location, s3)
     try:
         if channel.format == "parquet":
             frame = pq.read_table(io.BytesIO(data)).to_pandas()

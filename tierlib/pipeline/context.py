@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tierlib.config import Config, load_config
 from tierlib.period import as_of, parse_period, shift_period
+from tierlib.storage import S3Access
 
 log = logging.getLogger("tierlib")
 
@@ -19,6 +20,8 @@ class RunContext:
     period: str
     dry_run: bool = False
     """Compute and check everything, but publish nothing to marketers (exports stay staged)."""
+    s3: S3Access = field(default_factory=S3Access)
+    """How this run reaches S3: the storage root, source drops and opt-out lists alike."""
 
     @classmethod
     def open(
@@ -27,24 +30,17 @@ class RunContext:
         period: str,
         channels: list[str] | None = None,
         dry_run: bool = False,
-        boto3_session=None,
-        endpoint_url: str | None = None,
+        s3: S3Access | None = None,
     ) -> RunContext:
-        """The run of ``period``.  ``boto3_session`` and ``endpoint_url`` (S3 storage only) come
-        from an Airflow connection in DAG tasks; the config's ``endpoint_url`` wins when set."""
-        from tierlib.storage import open_storage
-
+        """The run of ``period``.  ``s3`` comes from the Airflow connection in DAG tasks
+        (``tierlib.airflow_support.s3_access``); by default the config's endpoint and region
+        with boto3's default credential chain."""
         parse_period(period)
         config = load_config(config) if isinstance(config, str) else config
         if channels:
             config = config.with_channels(channels)
-        storage = open_storage(
-            config.storage.root,
-            endpoint_url=config.storage.endpoint_url or endpoint_url,
-            region_name=config.storage.region_name,
-            boto3_session=boto3_session,
-        )
-        return cls(config=config, storage=storage, period=period, dry_run=dry_run)
+        s3 = s3 or S3Access(endpoint_url=config.storage.endpoint_url, region_name=config.storage.region_name)
+        return cls(config=config, storage=s3.open(config.storage.root), period=period, dry_run=dry_run, s3=s3)
 
     @property
     def as_of(self) -> datetime:

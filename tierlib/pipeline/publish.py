@@ -176,13 +176,9 @@ def _read_table(ctx: RunContext, location: str, where: str) -> pd.DataFrame:
 
 
 def _read_location(ctx: RunContext, location: str, where: str) -> bytes:
-    from tierlib.storage import open_storage
-
     if location.startswith("s3://"):
         folder, name = posixpath.split(location)
-        storage = open_storage(
-            folder, endpoint_url=ctx.config.storage.endpoint_url, region_name=ctx.config.storage.region_name
-        )
+        storage = ctx.s3.open(folder)  # the run's S3 access: the Airflow connection in DAG tasks
         try:
             return storage.read_bytes(name)
         except StorageError as error:

@@ -13,6 +13,7 @@ outputs under ``<area>/period=YYYY-MM/`` (see :func:`period_prefix`).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tierlib.errors import StorageError
@@ -22,10 +23,11 @@ from tierlib.storage._local import LocalStorage
 
 if TYPE_CHECKING:
     import boto3
+    import botocore.config
 
     from tierlib.storage._s3 import S3Storage
 
-__all__ = ["LocalStorage", "S3Storage", "Storage", "open_storage", "period_prefix"]
+__all__ = ["LocalStorage", "S3Access", "S3Storage", "Storage", "open_storage", "period_prefix"]
 
 
 def open_storage(
@@ -33,11 +35,13 @@ def open_storage(
     endpoint_url: str | None = None,
     region_name: str | None = None,
     boto3_session: boto3.session.Session | None = None,
+    botocore_config: botocore.config.Config | None = None,
     **s3_options: Any,
 ) -> Storage:
     """Open the storage root at ``location``: ``s3://bucket/prefix`` or a local folder.
 
-    ``endpoint_url``, ``region_name`` and ``boto3_session`` concern S3 only and are
+    ``endpoint_url``, ``region_name``, ``boto3_session`` and ``botocore_config`` (merged over
+    Tierflow's retry policy, its values winning) concern S3 only and are
     ignored for a folder, so one config can switch between the two by its root
     alone.  ``s3_options`` go to :class:`S3Storage` (``multipart_threshold``,
     ``multipart_chunksize``, ``checksum_algorithm``).
@@ -54,6 +58,7 @@ def open_storage(
             endpoint_url=endpoint_url,
             region_name=region_name,
             boto3_session=boto3_session,
+            botocore_config=botocore_config,
             **s3_options,
         )
     if location.startswith("file://"):
@@ -69,6 +74,31 @@ def open_storage(
             f"options {sorted(s3_options)} apply to S3 roots only; {location!r} is a local folder"
         )
     return LocalStorage(location)
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """How every S3 read of a run is made: the storage root, source drops, opt-out lists, the UI view.
+
+    One credential path: in Airflow all four come from the connection named by
+    ``storage.aws_conn_id`` (``tierlib.airflow_support.s3_access``): its boto3 session and its
+    botocore settings, kept as the connection gives them.  Outside Airflow, boto3's default chain.
+    """
+
+    boto3_session: Any = None
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    botocore_config: Any = None
+
+    def open(self, location: str | os.PathLike[str]) -> Storage:
+        """A storage at ``location`` (a folder or ``s3://bucket/prefix``) reached this way."""
+        return open_storage(
+            location,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+            boto3_session=self.boto3_session,
+            botocore_config=self.botocore_config,
+        )
 
 
 def __getattr__(name: str) -> Any:

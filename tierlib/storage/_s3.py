@@ -51,6 +51,7 @@ class S3Storage(Storage):
         endpoint_url: str | None = None,
         region_name: str | None = None,
         boto3_session: boto3.session.Session | None = None,
+        botocore_config: Config | None = None,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE,
         checksum_algorithm: str | None = "SHA256",
@@ -59,10 +60,14 @@ class S3Storage(Storage):
         self.bucket, self.prefix = _parse_root(root)
         self.root = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         session = boto3_session if boto3_session is not None else boto3.session.Session()
+        config = Config(retries=dict(RETRIES))
+        if botocore_config is not None:
+            # The connection's own settings (proxies, timeouts, retries, addressing) win over ours.
+            config = config.merge(botocore_config)
         try:
             # endpoint_url=None lets boto3 take AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL or AWS's own.
             self.client = session.client(
-                "s3", endpoint_url=endpoint_url, region_name=region_name, config=Config(retries=dict(RETRIES))
+                "s3", endpoint_url=endpoint_url, region_name=region_name, config=config
             )
         except (botocore.exceptions.BotoCoreError, ValueError) as error:
             raise StorageError(f"cannot set up an S3 client for {self.root}: {error}") from error
