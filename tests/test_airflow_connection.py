@@ -66,3 +66,52 @@ def test_a_failed_task_is_recorded_in_the_months_run_folder(tmp_path, monkeypatc
 def test_recording_a_failure_never_raises(tmp_path, monkeypatch):
     monkeypatch.setenv("TIERFLOW_CONFIG", str(tmp_path / "missing.yaml"))
     record_failure({"params": {"period": "2026-10"}, "exception": RuntimeError("boom")})  # logs, no raise
+
+
+def test_source_drops_opt_out_lists_and_the_view_use_the_connection_and_its_botocore_settings(
+    keys_only_in_the_connection, s3_root, monkeypatch
+):
+    """One credential path: the same session, endpoint and botocore settings for every S3 read."""
+    import importlib.util
+    from pathlib import Path
+
+    from tierlib.config import ChannelConfig, TableMapping
+    from tierlib.extract.connectors import read_source_table
+    from tierlib.pipeline.publish import _read_location
+
+    connection = json.loads(__import__("os").environ["AIRFLOW_CONN_TIERFLOW_TEST_S3"])
+    connection["extra"]["config_kwargs"] = {"connect_timeout": 7, "retries": {"max_attempts": 3}}
+    monkeypatch.setenv("AIRFLOW_CONN_TIERFLOW_TEST_S3", json.dumps(connection))
+    monkeypatch.setenv("TIERFLOW_AWS_CONN_ID", keys_only_in_the_connection)
+    ctx = open_run("2026-10")
+    config = ctx.storage.client.meta.config
+    assert config.connect_timeout == 7 and config.retries["total_max_attempts"] == 4  # kept, not replaced
+
+    ctx.storage.write_bytes("drops/app/period=2026-10/members.csv", b"user_id,mobile\nu1,13812345678\n")
+    ctx.storage.write_bytes("lists/optouts.csv", b"phone\n13900001111\n")
+    channel = ChannelConfig(
+        connector="file",
+        location=f"{s3_root}/drops/app",
+        format="csv",
+        records=TableMapping(columns={"record_id": "user_id"}, file="members.csv"),
+    )
+    table = read_source_table("app", channel, "records", "2026-10", ctx.s3)
+    assert list(table.frame["user_id"]) == ["u1"]
+    assert (
+        _read_location(ctx, f"{s3_root}/lists/optouts.csv", "exports.suppression[0]")
+        == b"phone\n13900001111\n"
+    )
+    # Without the run's access (boto3's default chain, no keys in the environment) the same reads fail.
+    with pytest.raises(StorageError):
+        read_source_table("app", channel, "records", "2026-10")
+
+    plugin = Path(__file__).resolve().parent.parent / "plugins" / "tierflow_reports.py"
+    spec = importlib.util.spec_from_file_location("tierflow_reports_connection_test", plugin)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setenv(
+        "TIERFLOW_CONFIG", str(Path(__file__).resolve().parent.parent / "config" / "tierflow.yaml")
+    )
+    view_storage = module.open_tierflow_storage()
+    assert view_storage.read_bytes("lists/optouts.csv") == b"phone\n13900001111\n"
+    assert view_storage.client.meta.config.connect_timeout == 7

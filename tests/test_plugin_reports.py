@@ -175,3 +175,104 @@ def test_airflow_registers_the_app_and_the_nav_view():
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert ["Tierflow reports", "/tierflow"] in loaded["apps"]
     assert ["Tierflow reports", "tierflow/", "tierflow_reports", "nav"] in loaded["views"]
+
+
+# -- access through Airflow's auth manager, on the API server's own app -----------------------
+
+
+@pytest.fixture
+def api_server(storage_root, airflow_db, monkeypatch):
+    """Airflow's API app (plugins mounted) with an auth manager that grants DAGs per user.
+
+    alice may read the monthly DAG; bob is a valid user who may read only another DAG.
+    """
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi import app as api_app
+
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "airflow_auth.DagGrantsAuthManager")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "alice:viewer,bob:viewer")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-only-jwt-secret-of-the-api-server-" + "x" * 40)
+    monkeypatch.setenv(
+        "TIERFLOW_TEST_DAG_GRANTS", json.dumps({"alice": ["tierflow_monthly"], "bob": ["other"]})
+    )
+    monkeypatch.delenv("TIERFLOW_REPORTS_AUTH", raising=False)
+    api_app.purge_cached_app()
+    try:
+        client = TestClient(api_app.create_app("core"))
+        yield client, api_app.get_auth_manager()
+    finally:
+        api_app.purge_cached_app()
+
+
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_access_follows_the_auth_manager_read_access_to_the_monthly_dag(api_server):
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    client, manager = api_server
+    alice = manager.generate_jwt(SimpleAuthManagerUser(username="alice", role="viewer"))
+    bob = manager.generate_jwt(SimpleAuthManagerUser(username="bob", role="viewer"))
+    for path in ("/tierflow/", "/tierflow/api/reports", "/tierflow/files/reports/period=2026-10/report.html"):
+        allowed = client.get(path, headers=_bearer(alice))
+        assert allowed.status_code == 200, (path, allowed.text)
+        assert allowed.headers["content-security-policy"].startswith("sandbox;")
+        denied = client.get(path, headers=_bearer(bob))  # logged in, but no read access to the DAG
+        assert denied.status_code == 403, path
+        assert "report 2026-10" not in denied.text and denied.headers["content-security-policy"]
+    # The UI's session cookie counts like a bearer token.
+    client.cookies.set("_token", alice)
+    assert client.get("/tierflow/api/models").status_code == 200
+    client.cookies.clear()
+    assert client.get("/tierflow/").status_code == 401
+
+
+def test_forged_and_expired_tokens_are_refused(api_server):
+    import jwt
+
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    client, manager = api_server
+    genuine = manager.generate_jwt(SimpleAuthManagerUser(username="alice", role="viewer"))
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    forged = jwt.encode(claims, "not-the-servers-secret-" + "y" * 60, algorithm="HS512")
+    assert client.get("/tierflow/", headers=_bearer(forged)).status_code in (401, 403)
+    unsigned = jwt.encode({**claims, "sub": "alice"}, None, algorithm="none")
+    assert client.get("/tierflow/", headers=_bearer(unsigned)).status_code in (401, 403)
+    expired = manager.generate_jwt(
+        SimpleAuthManagerUser(username="alice", role="viewer"), expiration_time_in_seconds=-3600
+    )
+    answer = client.get("/tierflow/api/reports", headers=_bearer(expired))
+    assert answer.status_code == 401 and "expired" in answer.text.lower()
+
+
+def test_every_file_is_served_sandboxed_and_data_docs_load_nothing_from_elsewhere(client, storage_root):
+    page = (
+        "<html><head><script src='https://code.jquery.com/jquery-3.7.1.min.js'></script>"
+        '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>'
+        "</head><body onload=\"steal()\"><script>document.title='ran'</script>"
+        '<img src="//cdn.example/x.png"><a href="https://greatexpectations.io">GX</a>Status: Failed</body></html>'
+    )
+    key = "quality/period=2026-10/data_docs/stage=extract/channel=pos/index.html"
+    open_storage(str(storage_root)).write_bytes(key, page.encode())
+    served = client.get(f"/files/{key}")
+    assert served.status_code == 200
+    text = served.text.lower()
+    assert "<script" not in text and "onload" not in text and "jquery" not in text
+    assert "//cdn.example" not in text and "bootstrapcdn" not in text and "greatexpectations.io" not in text
+    assert "status: failed" in text
+    for path in (
+        f"/files/{key}",
+        "/files/reports/period=2026-10/report.html",
+        "/files/reports/period=2026-10/charts/tiers.png",
+        "/models/m-2026-06-bbb",
+        "/api/reports",
+        "/",
+        "/files/identity/period=2026-10/identity_map.parquet",  # refused, and still under the policy
+    ):
+        headers = client.get(path).headers
+        policy = headers["content-security-policy"]
+        assert policy.split(";")[0] == "sandbox" and "default-src 'none'" in policy, path
+        assert "script-src" not in policy and headers["x-content-type-options"] == "nosniff", path
