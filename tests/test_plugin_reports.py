@@ -186,9 +186,8 @@ def api_server(storage_root, airflow_db, monkeypatch):
 
     alice may read the monthly DAG; bob is a valid user who may read only another DAG.
     """
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi import app as api_app
+    from fastapi.testclient import TestClient
 
     monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "airflow_auth.DagGrantsAuthManager")
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "alice:viewer,bob:viewer")
@@ -231,7 +230,6 @@ def test_access_follows_the_auth_manager_read_access_to_the_monthly_dag(api_serv
 
 def test_forged_and_expired_tokens_are_refused(api_server):
     import jwt
-
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     client, manager = api_server
@@ -253,7 +251,8 @@ def test_every_file_is_served_sandboxed_and_data_docs_load_nothing_from_elsewher
         "<html><head><script src='https://code.jquery.com/jquery-3.7.1.min.js'></script>"
         '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>'
         "</head><body onload=\"steal()\"><script>document.title='ran'</script>"
-        '<img src="//cdn.example/x.png"><a href="https://greatexpectations.io">GX</a>Status: Failed</body></html>'
+        '<img src="//cdn.example/x.png"><a href="https://greatexpectations.io">GX</a>'
+        "Status: Failed</body></html>"
     )
     key = "quality/period=2026-10/data_docs/stage=extract/channel=pos/index.html"
     open_storage(str(storage_root)).write_bytes(key, page.encode())
