@@ -69,7 +69,7 @@ _CONTENT_TYPES = {
 
 def open_tierflow_storage():
     """The storage of the config ``TIERFLOW_CONFIG`` names, read afresh on each request (it is small)."""
-    from tierlib.airflow_support import s3_access
+    from tierflow_airflow.support import s3_access
     from tierlib.config import load_config
     from tierlib.errors import TierflowError
 

@@ -33,7 +33,7 @@ class RunContext:
         s3: S3Access | None = None,
     ) -> RunContext:
         """The run of ``period``.  ``s3`` comes from the Airflow connection in DAG tasks
-        (``tierlib.airflow_support.s3_access``); by default the config's endpoint and region
+        (``tierflow_airflow.support.s3_access``); by default the config's endpoint and region
         with boto3's default credential chain."""
         parse_period(period)
         config = load_config(config) if isinstance(config, str) else config

@@ -81,7 +81,7 @@ class S3Access:
     """How every S3 read of a run is made: the storage root, source drops, opt-out lists, the UI view.
 
     One credential path: in Airflow all four come from the connection named by
-    ``storage.aws_conn_id`` (``tierlib.airflow_support.s3_access``): its boto3 session and its
+    ``storage.aws_conn_id`` (``tierflow_airflow.support.s3_access``): its boto3 session and its
     botocore settings, kept as the connection gives them.  Outside Airflow, boto3's default chain.
     """
 
