@@ -93,6 +93,25 @@ def _partitioned_tasks(stage, upstream):
     return combined
 
 
+def _extract_group():
+    """The extract stage: one mapped task per channel; returns (first task, last task)."""
+    with TaskGroup("extract", tooltip="read, standardize and validate each channel's month"):
+
+        @task
+        def plan_channels() -> list[str]:
+            """The channels this run extracts: the 'channels' param, or every configured one."""
+            return _context(get_current_context()["params"].get("channels") or None).channels
+
+        @task(map_index_template="{{ task.op_kwargs['channel'] }}")
+        def channel(channel: str) -> dict:
+            from tierlib.pipeline.runner import run_stage
+
+            return run_stage(_context([channel]), "extract", channel)
+
+        planned = plan_channels()
+        return planned, channel.expand(channel=planned)
+
+
 @dag(
     dag_id="tierflow_monthly",
     schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
@@ -116,24 +135,14 @@ def _partitioned_tasks(stage, upstream):
     doc_md=__doc__,
 )
 def tierflow_monthly():
-    with TaskGroup("extract", tooltip="read, standardize and validate each channel's month"):
-
-        @task
-        def plan_channels() -> list[str]:
-            """The channels this run extracts: the 'channels' param, or every configured one."""
-            return _context(get_current_context()["params"].get("channels") or None).channels
-
-        @task(map_index_template="{{ task.op_kwargs['channel'] }}")
-        def channel(channel: str) -> dict:
-            from tierlib.pipeline.runner import run_stage
-
-            return run_stage(_context([channel]), "extract", channel)
-
-        upstream = channel.expand(channel=plan_channels())
-
+    upstream = None
     groups: dict[str, TaskGroup] = {}
     for stage in STAGES:
         if stage.per_channel:
+            first, current = _extract_group()
+            if upstream is not None:
+                upstream >> first
+            upstream = current
             continue
         group_name = stage.group or stage.name
         group = groups.get(group_name) or groups.setdefault(group_name, TaskGroup(group_name))
@@ -161,7 +170,8 @@ def tierflow_monthly():
             decorated = task.skip_if(_skip_publish)(decorated)
         with group:
             current = decorated()
-        upstream >> current
+        if upstream is not None:
+            upstream >> current
         upstream = current
 
     @task

@@ -142,6 +142,25 @@ def report_summary_key(period: str) -> str:
     return f"{_period('reports', period)}/summary.json"
 
 
+def erased_key() -> str:
+    """Keyed hashes of erased people's identifiers, record keys and OneIDs (no identifier itself)."""
+    return "privacy/erased.parquet"
+
+
+def erased_records_prefix() -> str:
+    return "privacy/erased_records/"
+
+
+def erased_records_key(period: str, source: str) -> str:
+    """Keyed hashes of record keys a run's ``source`` (a channel's extract, or identity) excluded."""
+    return f"{_period('privacy/erased_records', period)}/{source}.parquet"
+
+
+def erasure_audit_key(stamp: str) -> str:
+    """One purge's audit record: request ids, times and counts, never an identifier."""
+    return f"privacy/audit/erase-{stamp}.json"
+
+
 def read_standardized(
     storage, kind: str, periods: list[str], channels: list[str], columns: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -170,6 +189,10 @@ __all__ = [
     "alerts_key",
     "alerts_summary_key",
     "approved_model_key",
+    "erased_key",
+    "erased_records_key",
+    "erased_records_prefix",
+    "erasure_audit_key",
     "exports_manifest_key",
     "exports_prefix",
     "exports_staging_prefix",

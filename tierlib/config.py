@@ -35,6 +35,7 @@ STAGE_SETTINGS: dict[str, str] = {
     "alerts": "tierlib.tiers._settings:AlertSettings",
     "validation": "tierlib.validation.settings:ValidationSettings",
     "report": "tierlib.report._settings:ReportSettings",
+    "privacy": "tierlib.privacy._settings:PrivacySettings",
 }
 """Config section -> ``module:Class`` of that stage's frozen settings dataclass."""
 

@@ -26,8 +26,10 @@ from tierlib.identity._identifiers import KEY_SEPARATOR, join_keys
 from tierlib.identity._normalize import to_arrow
 from tierlib.identity._settings import IdentitySettings
 
-STATUSES = ("active", "merged", "retired")
+STATUSES = ("active", "merged", "retired", "erased")
 ACTIVE, MERGED, RETIRED = range(3)
+ERASED = "erased"
+"""Status of a person erased on request: no record of theirs is kept, and the number is never reused."""
 
 REGISTRY_COLUMNS: dict[str, str] = {
     "oneid": "string",

@@ -33,6 +33,7 @@ def extract_channel_month(ctx: RunContext, channel_name: str, period: str) -> di
 
 
 def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dict, str | None]:
+    from tierlib.pipeline.erasure import erasure_filter, exclude_standardized, remember_records
     from tierlib.validation import (
         Failure,
         ValidationSettings,
@@ -45,6 +46,9 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
     )
 
     channel = ctx.config.channels[channel_name]
+    erasure = erasure_filter(ctx)
+    erased_records: set = set()
+    erased_rows: dict[str, int] = {}
     # A Config made in code may lack the section; the defaults are what an empty section gives.
     settings = ctx.config.stages.get("validation") or ValidationSettings()
     docs = settings.data_docs == "all" or (settings.data_docs == "run_month" and period == ctx.period)
@@ -70,6 +74,10 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
                 result = _empty_standardized(kind)
             else:
                 result = standardize(table, channel_name, kind, mapping, ctx.config.run.timezone)
+            # Erasure is its own step: erased people's rows leave before anything checks or keeps them.
+            result, erased_rows[kind] = exclude_standardized(
+                ctx, erasure, table, result, kind, mapping, erased_records
+            )
             drift = parse_drift_failures(
                 table, result, channel=channel_name, kind=kind, mapping=mapping, settings=settings
             )
@@ -89,6 +97,9 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
                 context_dir=workdir,
                 build_docs=docs,
             )
+            if erasure:
+                outcome.figures["erased"] = erased_rows[kind]
+                outcome.figures["rows_in"] += erased_rows[kind]
             outcomes[kind] = outcome
             failures += outcome.failures
             _log_table(channel_name, period, kind, outcome.figures)
@@ -118,6 +129,8 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
 
     figures: dict[str, dict] = {}
     ctx.storage.delete(standardized_marker_key(period, channel_name))
+    if erasure:
+        remember_records(ctx, erasure, period, f"channel={channel_name}", erased_records)
     for kind, outcome in outcomes.items():
         ctx.storage.write_parquet(standardized_key(period, channel_name, kind), outcome.accepted)
         ctx.storage.write_parquet(quarantine_key(period, "extract", channel_name, kind), outcome.quarantined)
@@ -134,7 +147,8 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
 def _log_table(channel: str, period: str, kind: str, figures: dict) -> None:
     reasons = ", ".join(f"{reason} {count}" for reason, count in figures["reasons"].items())
     log.info(
-        "extract %s %s %s: %d rows in = %d accepted + %d quarantined (%d extract, %d validation%s) in %.1f s",
+        "extract %s %s %s: %d rows in = %d accepted + %d quarantined (%d extract, %d validation%s)"
+        "%s in %.1f s",
         channel,
         period,
         kind,
@@ -144,6 +158,7 @@ def _log_table(channel: str, period: str, kind: str, figures: dict) -> None:
         figures["quarantined_extract"],
         figures["quarantined_validation"],
         f"; {reasons}" if reasons else "",
+        f" + {figures['erased']} erased" if figures.get("erased") else "",
         figures["validation_seconds"],
     )
 
@@ -190,8 +205,8 @@ def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
         )
     month, docs_uri = _extract_month(ctx, channel_name, ctx.period)
     totals = {
-        name: sum(counts[name] for counts in month.values())
-        for name in ("rows_in", "accepted", "quarantined")
+        name: sum(counts.get(name, 0) for counts in month.values())
+        for name in ("rows_in", "accepted", "quarantined", "erased")
     }
     log.info(
         "extract %s %s: %d rows in = %d accepted + %d quarantined over %d tables in %.1f s",

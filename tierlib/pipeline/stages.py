@@ -33,6 +33,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
+    Stage("erasure", "tierlib.pipeline.erasure:run_erasure", group="privacy"),
     Stage("extract", "tierlib.pipeline.extract:run_extract_channel", per_channel=True, group="extract"),
     Stage("identity", "tierlib.pipeline.identity:run_identity", group="identity"),
     Stage(
