@@ -20,6 +20,7 @@ COMMANDS = (
     "tierlib.clv.cli",
     "tierlib.identity.cli",
     "tierlib.model.cli",
+    "tierlib.privacy.cli",
 )
 
 
