@@ -20,6 +20,10 @@ from tierlib.privacy._hashes import Tombstone, erasure_hashes, oneid_texts, reco
 
 RECORD_IDENTIFIERS = ("phone", "email", "member_id", "unionid", "openid", "device_id", "platform_user_id")
 """Identifier columns of a standardized record that can name a person."""
+CHANNEL_SCOPED = ("member_id",)
+"""Short ids that mean something only inside their channel (like record ids): ``V0001`` of the POS
+is not ``V0001`` of the app.  Opaque long ids (openids, unionids, devices) are looked for everywhere,
+since exports carry them under export channel names."""
 REQUESTED_TYPES = ("phone", "email", "member_id", "unionid")
 
 
@@ -108,9 +112,11 @@ class ErasedPeople:
     """Every OneID of the people, merged ones included."""
     record_keys: frozenset[tuple[str, str]]
     values: dict[str, frozenset[str]]
-    """Normalized identifier values only these people's records hold, by type."""
+    """Normalized identifier values only these people's records hold, by type (not channel-scoped)."""
     raw_values: frozenset[str]
     """The same identifiers as the records spell them (``+86 138-...``, upper-case e-mails)."""
+    channel_values: dict[str, frozenset[str]]
+    """Per channel: their record ids and channel-scoped ids, which name them only in that channel."""
     requests: list[dict]
     """Per request: ``request_id``, ``requested_at``, ``records`` and ``oneids`` found (counts)."""
 
@@ -153,16 +159,30 @@ def resolve_people(
     record_keys = set(zip(erased_map["channel"], erased_map["record_id"], strict=True))
     record_keys |= set(keys[direct])
     mine = keys.isin(list(record_keys))
+    others_text: set[str] = set(records.loc[~mine, "record_id"].dropna().astype(str))
+    for name in RECORD_IDENTIFIERS:
+        if name in records.columns:
+            others_text |= set(records.loc[~mine, name].astype("string").str.strip().dropna())
     values: dict[str, frozenset[str]] = {}
     raw: set[str] = set()
     for name in RECORD_IDENTIFIERS:
-        if name not in records.columns:
+        if name not in records.columns or name in CHANNEL_SCOPED:
             continue
         column = normalized(name, records[name], settings)
         theirs, others = set(column[mine].dropna()), set(column[~mine].dropna())
-        values[name] = frozenset(theirs - others)
+        values[name] = frozenset(theirs - others - others_text)
         spelled = records[name].astype("string").str.strip()
-        raw |= set(spelled[mine].dropna()) - set(spelled[~mine].dropna())
+        raw |= set(spelled[mine].dropna()) - set(spelled[~mine].dropna()) - others_text
+    channel_values: dict[str, set[str]] = {}
+    for channel in set(records.loc[mine, "channel"].dropna()) | {c for c, _ in record_keys}:
+        here = (records["channel"] == channel).fillna(False).to_numpy(dtype=bool)
+        theirs = {record_id for c, record_id in record_keys if c == channel}
+        others = set(records.loc[here & ~mine, "record_id"].dropna())
+        for name in CHANNEL_SCOPED:
+            if name in records.columns:
+                theirs |= set(records.loc[here & mine, name].astype("string").str.strip().dropna())
+                others |= set(records.loc[here & ~mine, name].astype("string").str.strip().dropna())
+        channel_values[channel] = theirs - others
     per_request = []
     for request in requests.itertuples(index=False):
         single = ErasureFilter.of(pd.DataFrame([request._asdict()]), Tombstone(), erasure.key, settings)
@@ -180,6 +200,7 @@ def resolve_people(
         record_keys=frozenset(record_keys),
         values=values,
         raw_values=frozenset(value for value in raw if value),
+        channel_values={channel: frozenset(found) for channel, found in channel_values.items() if found},
         requests=per_request,
     )
 

@@ -95,10 +95,7 @@ class Matcher:
 
     @classmethod
     def of(cls, people: ErasedPeople, key: bytes | None) -> Matcher:
-        by_channel: dict[str, set[str]] = {}
-        for channel, record_id in people.record_keys:
-            by_channel.setdefault(channel, set()).add(record_id)
-        patterns = {channel: _pattern(ids) for channel, ids in by_channel.items()}
+        patterns = {channel: _pattern(ids) for channel, ids in people.channel_values.items()}
         return cls(
             pattern=_pattern(identifier_forms(people, key)),
             by_channel={channel: pattern for channel, pattern in patterns.items() if pattern},
