@@ -19,9 +19,9 @@ Access follows Airflow's auth manager: every request needs a user (the UI's
 session cookie or a bearer token) with read access to the monthly DAG
 (``requires_access_dag("GET")`` of ``airflow.api_fastapi.core_api.security``);
 ``TIERFLOW_REPORTS_AUTH=off`` turns the check off (tests of the pages only).
-Every response carries ``Content-Security-Policy: sandbox`` and a policy that
-loads nothing from elsewhere: stored HTML runs no script and cannot reach the
-Airflow origin's cookies or API even if someone could write it.
+Every response carries ``Content-Security-Policy: sandbox`` (scripts off) with
+``script-src 'none'`` and a policy that loads nothing from elsewhere: stored HTML
+runs no script, so it cannot act in the Airflow origin even if someone could write it.
 """
 
 from __future__ import annotations
@@ -39,11 +39,16 @@ URL_PREFIX = "/tierflow"
 MONTHLY_DAG_ID = "tierflow_monthly"
 """Who may read the monthly DAG may read its reports: they hold the same members' figures."""
 CONTENT_SECURITY_POLICY = (
-    "sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    "sandbox allow-same-origin; default-src 'none'; script-src 'none'; object-src 'none'; "
+    "img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'"
 )
-"""``sandbox`` (no allow-scripts, no allow-same-origin): a served page runs no script and gets an
-opaque origin; the fetch directives let it load nothing but its own images, styles and fonts."""
+"""No script runs in a served page, locked twice: ``sandbox`` without ``allow-scripts`` and
+``script-src 'none'``; no plugin, form, or resource from elsewhere.  ``allow-same-origin`` is the
+one token granted: a sandboxed page with an opaque origin makes every link and image request
+"cross-site", so the browser would withhold the UI's SameSite=Lax session cookie and the report's
+own links (Data Docs, charts) would answer 401.  Same-origin access matters only to scripts, and
+none can run."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

@@ -191,3 +191,108 @@ def test_airflow_view_serves_the_real_report_and_its_data_docs(run_root, monkeyp
     target = urljoin(str(page.url), links[0])
     docs = client.get(target)
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+
+
+# -- the view in a real browser, behind a real API server -----------------------------------
+
+
+@pytest.fixture
+def api_server(run_root, airflow_db, tmp_path):
+    """``airflow api-server`` on a free loopback port, SimpleAuthManager with one admin, the plugin on."""
+    import json
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"admin": "browser-test-only-password"}))
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "browser-test-only-jwt-secret-" + "x" * 40,
+        "AIRFLOW__API__BASE_URL": base,
+        "TIERFLOW_CONFIG": CONFIG,
+        "TIERFLOW_STORAGE": str(run_root),
+        "PYTHONPATH": f"{PROJECT}{os.pathsep}{PROJECT / 'plugins'}",
+    }
+    env.pop("TIERFLOW_REPORTS_AUTH", None)
+    log = open(tmp_path / "api-server.log", "wb")  # noqa: SIM115  (closed below)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "api-server", "--port", str(port), "--host", "127.0.0.1"],
+        env=env,
+        cwd=PROJECT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=5):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        "the API server did not start:\n" + (tmp_path / "api-server.log").read_text()[-3000:]
+                    )
+                time.sleep(1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def test_the_view_in_a_browser_opens_a_report_and_data_docs_and_nothing_leaves_loopback(api_server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser import airflow_login, chromium, is_loopback, requests_seen, screenshot_on_failure
+
+    with chromium() as driver:
+        try:
+            wait = WebDriverWait(driver, 60)
+            airflow_login(driver, api_server, "admin", "browser-test-only-password")
+            # The view as the UI shows it: Browse -> Tierflow reports, an iframe on /tierflow/.
+            driver.get(f"{api_server}/plugin/tierflow_reports")
+            frame = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "iframe")))
+            assert frame.get_attribute("src").rstrip("/").endswith("/tierflow")
+            driver.switch_to.frame(frame)
+            wait.until(expected_conditions.element_to_be_clickable((By.LINK_TEXT, SECOND))).click()
+            wait.until(expected_conditions.presence_of_element_located((By.ID, "alerts")))
+            here = lambda current: current.execute_script("return document.URL")  # noqa: E731  (the frame's)
+            assert here(driver).endswith(f"/tierflow/files/reports/period={SECOND}/report.html")
+            driver.find_element(By.CSS_SELECTOR, "a[href*='data_docs']").click()
+            wait.until(lambda current: "/data_docs/" in here(current))
+            wait.until(expected_conditions.presence_of_element_located((By.LINK_TEXT, "result")))
+            assert "Validation results" in driver.find_element(By.TAG_NAME, "body").text
+            driver.find_element(By.LINK_TEXT, "result").click()
+            wait.until(lambda current: "/validations/" in here(current))
+            wait.until(
+                lambda current: (
+                    "Expectation Validation Result" in current.find_element(By.TAG_NAME, "body").text
+                )
+            )
+            # A script in a served page never runs (sandbox): GX's pages had inline ones.
+            assert driver.execute_script("return document.scripts.length") == 0
+            driver.switch_to.default_content()
+            seen = requests_seen(driver)
+            assert any("/tierflow/files/quality/" in url for url in seen)
+            assert [url for url in seen if not is_loopback(url)] == []
+        except Exception:
+            screenshot_on_failure(driver, tmp_path, "tierflow-view")
+            raise

@@ -17,7 +17,7 @@ _REPORT = re.compile(r"^reports/period=(\d{4}-\d{2})/report\.html$")
 
 SERVABLE = (
     re.compile(r"^reports/period=\d{4}-\d{2}/(report\.html|summary\.json|charts/[A-Za-z0-9_-]+\.png)$"),
-    re.compile(r"^quality/period=\d{4}-\d{2}/data_docs/[A-Za-z0-9_=./-]+$"),
+    re.compile(r"^quality/period=\d{4}-\d{2}/data_docs/[A-Za-z0-9_=./ -]+$"),  # GX run names hold spaces
     re.compile(r"^models/versions/[A-Za-z0-9_.=-]+/card\.json$"),
 )
 """Storage keys the view may serve: reports, Data Docs and model cards; never data or exports."""
