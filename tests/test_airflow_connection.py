@@ -77,7 +77,7 @@ def test_source_drops_opt_out_lists_and_the_view_use_the_connection_and_its_boto
 
     from tierlib.config import ChannelConfig, TableMapping
     from tierlib.extract.connectors import read_source_table
-    from tierlib.pipeline.publish import _read_location
+    from tierlib.pipeline.context import read_location
 
     connection = json.loads(__import__("os").environ["AIRFLOW_CONN_TIERFLOW_TEST_S3"])
     connection["extra"]["config_kwargs"] = {"connect_timeout": 7, "retries": {"max_attempts": 3}}
@@ -98,7 +98,7 @@ def test_source_drops_opt_out_lists_and_the_view_use_the_connection_and_its_boto
     table = read_source_table("app", channel, "records", "2026-10", ctx.s3)
     assert list(table.frame["user_id"]) == ["u1"]
     assert (
-        _read_location(ctx, f"{s3_root}/lists/optouts.csv", "exports.suppression[0]")
+        read_location(ctx, f"{s3_root}/lists/optouts.csv", "exports.suppression[0]", "needed")
         == b"phone\n13900001111\n"
     )
     # Without the run's access (boto3's default chain, no keys in the environment) the same reads fail.

@@ -16,9 +16,9 @@ import pytest
 from tierlib.config import parse_config
 from tierlib.errors import ConfigError, InputError
 from tierlib.identity import IdentitySettings
+from tierlib.pipeline.context import RunContext
 from tierlib.privacy import ErasureFilter, PrivacySettings, Tombstone, read_requests, resolve_people
 from tierlib.privacy._purge import Matcher, identifier_forms, purge_bytes
-from tierlib.storage import S3Access
 
 PHONE = "+8613812345678"
 OTHER_PHONE = "+8613812345679"  # differs in the last digit: must survive
@@ -168,13 +168,13 @@ def test_requests_are_checked_and_never_read_from_inside_the_storage_root(tmp_pa
     good = tmp_path / "requests.csv"
     good.write_text("request_id,requested_at,phone,email\nR1,2026-11-01, 13812345678 ,\n")
     config = _config(tmp_path, erasure_requests=str(good))
-    requests = read_requests(config.stage("privacy"), config.path, S3Access(), config.storage.root)
+    requests = read_requests(RunContext(config=config, storage=None, period="2026-10"))
     assert requests.loc[0, "phone"] == "13812345678" and pd.isna(requests.loc[0, "oneid"])
     bad = tmp_path / "bad.csv"
     bad.write_text("request_id,phone\nR1,\n,13800000001\nR3,1\nR3,2\n")
     config = _config(tmp_path, erasure_requests=str(bad))
     with pytest.raises(InputError) as problems:
-        read_requests(config.stage("privacy"), config.path, S3Access(), config.storage.root)
+        read_requests(RunContext(config=config, storage=None, period="2026-10"))
     assert "row 2 (R1)" in str(problems.value) and "row 3: no request_id" in str(problems.value)
     assert "R3 appears more than once" in str(problems.value)
     inside = tmp_path / "storage" / "requests.csv"
@@ -182,7 +182,7 @@ def test_requests_are_checked_and_never_read_from_inside_the_storage_root(tmp_pa
     inside.write_text(good.read_text())
     config = _config(tmp_path, erasure_requests=str(inside))
     with pytest.raises(ConfigError, match="inside the storage root"):
-        read_requests(config.stage("privacy"), config.path, S3Access(), config.storage.root)
+        read_requests(RunContext(config=config, storage=None, period="2026-10"))
 
 
 def test_requests_from_a_sql_table(tmp_path):
@@ -191,6 +191,6 @@ def test_requests_from_a_sql_table(tmp_path):
         connection.execute("create table erasure_requests (request_id text, requested_at text, email text)")
         connection.execute("insert into erasure_requests values ('R9', '2026-11-03', 'a@b.cn')")
     config = _config(tmp_path, erasure_requests_url=f"sqlite:///{database}")
-    requests = read_requests(config.stage("privacy"), config.path, S3Access(), config.storage.root)
+    requests = read_requests(RunContext(config=config, storage=None, period="2026-10"))
     assert list(requests["request_id"]) == ["R9"] and requests.loc[0, "email"] == "a@b.cn"
     assert PrivacySettings().erasure_requests is None

@@ -55,3 +55,31 @@ class RunContext:
     @property
     def channels(self) -> list[str]:
         return list(self.config.channels)
+
+
+def read_location(ctx: RunContext, location: str, where: str, needed_for: str) -> bytes:
+    """The bytes of a file the config names: a local path (relative to the config file) or
+    ``s3://bucket/key`` through the run's S3 access (the Airflow connection in DAG tasks).
+
+    ``where`` names the config key in errors, ``needed_for`` says why the run cannot go on without it.
+    """
+    import posixpath
+    from pathlib import Path
+
+    from tierlib.errors import InputError, StorageError
+
+    if location.startswith("s3://"):
+        folder, name = posixpath.split(location)
+        try:
+            return ctx.s3.open(folder).read_bytes(name)
+        except StorageError as error:
+            raise InputError(f"{where}: {error}. {needed_for}") from error
+    path = Path(location.removeprefix("file://"))
+    if not path.is_absolute() and ctx.config.path != "<config>":
+        path = Path(ctx.config.path).resolve().parent / path
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError(
+            f"{where}: cannot read {path} ({error.strerror}). {needed_for}; fix the path"
+        ) from error

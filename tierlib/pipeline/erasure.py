@@ -21,9 +21,7 @@ def erasure_filter(ctx: RunContext):
     from tierlib.privacy import ErasureFilter, Tombstone, read_requests
 
     identity = ctx.config.stage("identity")
-    requests = read_requests(
-        ctx.config.stages.get("privacy"), ctx.config.path, ctx.s3, ctx.config.storage.root
-    )
+    requests = read_requests(ctx)
     tombstone = Tombstone.read(ctx.storage)
     if not len(requests) and not tombstone:
         return ErasureFilter({}, frozenset(), tombstone, None, identity)
@@ -37,9 +35,7 @@ def run_erasure(ctx: RunContext) -> dict:
     erasure = erasure_filter(ctx)
     if not erasure:
         return {"requests": 0, "erased_oneids": 0, "erased_records": 0}
-    requests = read_requests(
-        ctx.config.stages.get("privacy"), ctx.config.path, ctx.s3, ctx.config.storage.root
-    )
+    requests = read_requests(ctx)
     previous = previous_period(ctx.period)
     if ctx.storage.exists(identity_key(previous, "registry")):
         records = ctx.storage.read_parquet(identity_key(previous, "records"))

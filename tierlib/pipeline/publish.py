@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import posixpath
 import re
 import time
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -23,9 +21,9 @@ from tierlib.catalog import (
     standardized_key,
     tiers_key,
 )
-from tierlib.errors import ConfigError, InputError, StorageError
+from tierlib.errors import ConfigError, InputError
 from tierlib.period import previous_period
-from tierlib.pipeline.context import RunContext, log
+from tierlib.pipeline.context import RunContext, log, read_location
 from tierlib.publish import (
     ROLES,
     ExportFile,
@@ -164,7 +162,7 @@ def load_suppression(ctx: RunContext, settings: PublishSettings) -> Suppression:
 
 
 def _read_table(ctx: RunContext, location: str, where: str) -> pd.DataFrame:
-    data = _read_location(ctx, location, where)
+    data = read_location(ctx, location, where, "The opt-out list must be there before anything is published")
     try:
         if location.lower().endswith(".parquet"):
             return pq.read_table(pa.BufferReader(data)).to_pandas()
@@ -172,28 +170,6 @@ def _read_table(ctx: RunContext, location: str, where: str) -> pd.DataFrame:
     except (pa.ArrowException, ValueError, UnicodeDecodeError) as error:
         raise InputError(
             f"{where}: cannot read the opt-out list ({error}); give UTF-8 CSV or Parquet"
-        ) from error
-
-
-def _read_location(ctx: RunContext, location: str, where: str) -> bytes:
-    if location.startswith("s3://"):
-        folder, name = posixpath.split(location)
-        storage = ctx.s3.open(folder)  # the run's S3 access: the Airflow connection in DAG tasks
-        try:
-            return storage.read_bytes(name)
-        except StorageError as error:
-            raise InputError(
-                f"{where}: {error}. The opt-out list must be there before anything is published"
-            ) from error
-    path = Path(location.removeprefix("file://"))
-    if not path.is_absolute() and ctx.config.path != "<config>":
-        path = Path(ctx.config.path).resolve().parent / path
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise InputError(
-            f"{where}: cannot read {path} ({error.strerror}). The opt-out list must be there before "
-            "anything is published; fix the path in the config"
         ) from error
 
 

@@ -2,7 +2,7 @@
 
 ::
 
-    requests = read_requests(settings, config.path, s3, config.storage.root)
+    requests = read_requests(ctx)                                   # privacy.erasure_requests
     erasure = ErasureFilter.of(requests, Tombstone.read(storage), key, identity_settings)
     kept = records[~erasure.records_mask(records)]                  # what runs do at extract and identity
     people = resolve_people(requests, records, identity_map, registry, erasure)

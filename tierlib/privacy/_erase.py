@@ -224,9 +224,7 @@ def erase(ctx, check_only: bool = False) -> dict:
 
     started = time.perf_counter()
     erasure = erasure_filter(ctx)
-    requests = read_requests(
-        ctx.config.stages.get("privacy"), ctx.config.path, ctx.s3, ctx.config.storage.root
-    )
+    requests = read_requests(ctx)
     if not erasure:
         return {"requests": 0, "note": "no erasure requests (privacy.erasure_requests) and no tombstone"}
     people = people_in_storage(ctx.storage, requests, erasure)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import posixpath
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +19,13 @@ def empty_requests() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype="string") for name in REQUEST_COLUMNS})
 
 
-def read_requests(settings: PrivacySettings | None, config_path: str, s3, storage_root: str) -> pd.DataFrame:
-    """Every request (``REQUEST_COLUMNS``, text), or none when the config names no source.
+def read_requests(ctx) -> pd.DataFrame:
+    """Every request of the run's config (``REQUEST_COLUMNS``, text), or none when it names no source.
 
     Problems (no request id, a request without any identifier, a request id twice) are
     reported together, each with its row, in one InputError.
     """
+    settings: PrivacySettings | None = ctx.config.stages.get("privacy")
     if settings is None or not (settings.erasure_requests or settings.erasure_requests_url):
         return empty_requests()
     if settings.erasure_requests_url:
@@ -33,32 +33,27 @@ def read_requests(settings: PrivacySettings | None, config_path: str, s3, storag
         frame = _read_sql(settings, where)
     else:
         where = f"privacy.erasure_requests ({settings.erasure_requests})"
-        frame = _read_file(settings.erasure_requests, config_path, s3, storage_root, where)
+        frame = _read_file(ctx, settings.erasure_requests, where)
     return _checked(frame, where)
 
 
-def _read_file(location: str, config_path: str, s3, storage_root: str, where: str) -> pd.DataFrame:
+def _read_file(ctx, location: str, where: str) -> pd.DataFrame:
+    from tierlib.pipeline.context import read_location
+
+    root = ctx.config.storage.root.rstrip("/")
     if location.startswith("s3://"):
-        folder, name = posixpath.split(location)
-        inside = location.startswith(storage_root.rstrip("/") + "/")
-        data = s3.open(folder).read_bytes(name) if not inside else b""
+        inside = location.startswith(root + "/")
     else:
         path = Path(location.removeprefix("file://"))
-        if not path.is_absolute() and config_path != "<config>":
-            path = Path(config_path).resolve().parent / path
-        inside = storage_root and not storage_root.startswith("s3://") and _within(path, Path(storage_root))
-        if not inside:
-            try:
-                data = path.read_bytes()
-            except OSError as error:
-                raise InputError(
-                    f"{where}: cannot read {path} ({error.strerror}); erasures must be applied: fix the path"
-                ) from error
+        if not path.is_absolute() and ctx.config.path != "<config>":
+            path = Path(ctx.config.path).resolve().parent / path
+        inside = not root.startswith("s3://") and _within(path, Path(root))
     if inside:
         raise ConfigError(
-            f"{where} lies inside the storage root {storage_root}: the requests hold the identifiers they "
+            f"{where} lies inside the storage root {root}: the requests hold the identifiers they "
             "erase, and an erasure leaves none of them in storage. Keep the requests elsewhere."
         )
+    data = read_location(ctx, location, where, "Erasures must be applied before anything else runs")
     try:
         if location.lower().endswith(".parquet"):
             return pd.read_parquet(io.BytesIO(data)).astype("string")
