@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 
 from tierlib.catalog import identity_key, read_standardized
-from tierlib.period import previous_period
+from tierlib.period import period_start, previous_period
 from tierlib.pipeline.context import RunContext, log
 from tierlib.schemas import RECORD_COLUMNS
 
@@ -100,7 +100,11 @@ def _without_erased(ctx: RunContext, erasure, records, result, previous_map, pre
     from tierlib.identity._registry import ERASED
     from tierlib.pipeline.erasure import remember_records
 
-    named = erasure.records_mask(records)
+    # Record versions of earlier months passed these checks in their own run (extract, identity);
+    # only the requests may be new for them.  This month's versions get every check.
+    this_month = (records["updated_at"] >= period_start(ctx.period)).fillna(False).to_numpy(dtype=bool)
+    named = erasure.records_mask(records, remembered=False)
+    named[this_month] |= erasure.records_mask(records.loc[this_month])
     oneids = set(result.identity_map.loc[_rows_of(result.identity_map, records[named]), "oneid"])
     oneids |= set(result.registry.loc[erasure.erased_oneids(result.registry["oneid"]), "oneid"])
     identity_map = result.identity_map

@@ -61,24 +61,30 @@ class ErasureFilter:
         }
         return cls(values, frozenset(requests["oneid"].dropna()), tombstone, key, settings)
 
-    def records_mask(self, records: pd.DataFrame) -> np.ndarray:
-        """True for erased people's records: an identifier requested or remembered, or the record key."""
+    def records_mask(self, records: pd.DataFrame, remembered: bool = True) -> np.ndarray:
+        """True for erased people's records: an identifier requested or remembered, or the record key.
+
+        ``remembered=False`` compares with the requests only (no hashing: cheap over millions of
+        record versions that earlier runs already checked against the tombstone).
+        """
         erased = np.zeros(len(records), dtype=bool)
         if not self or not len(records):
             return erased
         for name in RECORD_IDENTIFIERS:
-            if name not in records.columns:
+            if name not in records.columns or not (
+                self.values.get(name) or (remembered and self.tombstone.values)
+            ):
                 continue
             values = normalized(name, records[name], self.settings)
             present = values.notna().to_numpy()
             if self.values.get(name):
                 erased |= values.isin(self.values[name]).fillna(False).to_numpy(dtype=bool)
-            if self.tombstone.values and present.any():
+            if remembered and self.tombstone.values and present.any():
                 hashes = erasure_hashes(value_texts(name, values[present]), self.key)
                 erased[np.flatnonzero(present)[pd.Series(hashes).isin(self.tombstone.values).to_numpy()]] = (
                     True
                 )
-        return erased | self.keys_mask(records)
+        return erased | self.keys_mask(records) if remembered else erased
 
     def keys_mask(self, frame: pd.DataFrame, also: set[tuple[str, str]] | None = None) -> np.ndarray:
         """True for rows whose ``(channel, record_id)`` is in the tombstone or in ``also``."""
@@ -137,8 +143,13 @@ def resolve_people(
     identity_map: pd.DataFrame,
     registry: pd.DataFrame | None,
     erasure: ErasureFilter,
+    remembered: bool = True,
 ) -> ErasedPeople:
-    """The people the requests (and the tombstone) name, over every record version and map known."""
+    """The people the requests (and the tombstone) name, over every record version and map known.
+
+    ``remembered=False``: records are compared with the requests only, not with the tombstone's
+    value hashes (they passed those in their own month's run); OneIDs are still.
+    """
     records = records.reset_index(drop=True)
     settings = erasure.settings
     identity_map = identity_map[["channel", "record_id", "oneid"]].drop_duplicates(["channel", "record_id"])
@@ -149,7 +160,7 @@ def resolve_people(
     record_oneid = pd.Series(identity_map["oneid"].to_numpy(), index=map_keys)
     oneid_of_row = pd.Series(record_oneid.reindex(keys).to_numpy(), dtype="string")
 
-    direct = erasure.records_mask(records) | erasure.erased_oneids(oneid_of_row)
+    direct = erasure.records_mask(records, remembered) | erasure.erased_oneids(oneid_of_row)
     oneids = set(oneid_of_row[direct].dropna()) | set(erasure.oneids)
     map_erased = erasure.erased_oneids(identity_map["oneid"])
     oneids |= set(identity_map.loc[map_erased, "oneid"])
@@ -159,50 +170,70 @@ def resolve_people(
     record_keys = set(zip(erased_map["channel"], erased_map["record_id"], strict=True))
     record_keys |= set(keys[direct])
     mine = keys.isin(list(record_keys))
-    others_text: set[str] = set(records.loc[~mine, "record_id"].dropna().astype(str))
-    for name in RECORD_IDENTIFIERS:
-        if name in records.columns:
-            others_text |= set(records.loc[~mine, name].astype("string").str.strip().dropna())
-    values: dict[str, frozenset[str]] = {}
-    raw: set[str] = set()
-    for name in RECORD_IDENTIFIERS:
-        if name not in records.columns or name in CHANNEL_SCOPED:
-            continue
-        column = normalized(name, records[name], settings)
-        theirs, others = set(column[mine].dropna()), set(column[~mine].dropna())
-        values[name] = frozenset(theirs - others - others_text)
-        spelled = records[name].astype("string").str.strip()
-        raw |= set(spelled[mine].dropna()) - set(spelled[~mine].dropna()) - others_text
-    channel_values: dict[str, set[str]] = {}
-    for channel in set(records.loc[mine, "channel"].dropna()) | {c for c, _ in record_keys}:
+    columns = [name for name in RECORD_IDENTIFIERS if name in records.columns]
+    norm = {name: normalized(name, records[name], settings) for name in columns}
+    spelled = {name: records[name].astype("string").str.strip() for name in ["record_id", *columns]}
+    theirs = {name: set(norm[name][mine].dropna()) for name in columns if name not in CHANNEL_SCOPED}
+    raw = {value for name in theirs for value in spelled[name][mine].dropna()}
+    candidates = raw | {value for found in theirs.values() for value in found}
+    # What other people's records hold too identifies nobody (looked up, not collected: millions of rows).
+    held = set()
+    for column in [*spelled.values(), *norm.values()]:
+        others = column[~mine]
+        held |= set(others[others.isin(candidates).fillna(False).to_numpy(dtype=bool)])
+    values = {name: frozenset(found - held) for name, found in theirs.items()}
+    channel_values: dict[str, frozenset[str]] = {}
+    for channel in {c for c, _ in record_keys}:
         here = (records["channel"] == channel).fillna(False).to_numpy(dtype=bool)
-        theirs = {record_id for c, record_id in record_keys if c == channel}
-        others = set(records.loc[here & ~mine, "record_id"].dropna())
+        found = {record_id for c, record_id in record_keys if c == channel}
         for name in CHANNEL_SCOPED:
-            if name in records.columns:
-                theirs |= set(records.loc[here & mine, name].astype("string").str.strip().dropna())
-                others |= set(records.loc[here & ~mine, name].astype("string").str.strip().dropna())
-        channel_values[channel] = theirs - others
-    per_request = []
-    for request in requests.itertuples(index=False):
-        single = ErasureFilter.of(pd.DataFrame([request._asdict()]), Tombstone(), erasure.key, settings)
-        found = single.records_mask(records) | single.erased_oneids(oneid_of_row)
-        per_request.append(
-            {
-                "request_id": request.request_id,
-                "requested_at": None if pd.isna(request.requested_at) else str(request.requested_at),
-                "records": int(found.sum()),
-                "oneids": len(_with_merges(set(oneid_of_row[found].dropna()) | set(single.oneids), registry)),
-            }
-        )
+            if name in spelled:
+                found |= set(spelled[name][here & mine].dropna())
+        taken = set()
+        for name in ["record_id", *(n for n in CHANNEL_SCOPED if n in spelled)]:
+            others = spelled[name][here & ~mine]
+            taken |= set(others[others.isin(found).fillna(False).to_numpy(dtype=bool)])
+        if found - taken:
+            channel_values[channel] = frozenset(found - taken)
     return ErasedPeople(
         oneids=frozenset(oneids),
         record_keys=frozenset(record_keys),
         values=values,
-        raw_values=frozenset(value for value in raw if value),
-        channel_values={channel: frozenset(found) for channel, found in channel_values.items() if found},
-        requests=per_request,
+        raw_values=frozenset(value for value in raw - held if value),
+        channel_values=channel_values,
+        requests=_per_request(requests, norm, oneid_of_row, registry, settings),
     )
+
+
+def _per_request(requests, norm: dict, oneid_of_row: pd.Series, registry, settings) -> list[dict]:
+    """Records and OneIDs each request found (counts), by one join per identifier type."""
+    found: dict[int, set[int]] = {index: set() for index in range(len(requests))}
+    for name in REQUESTED_TYPES:
+        if name not in norm:
+            continue
+        asked = normalized(name, requests[name], settings)
+        asked = pd.DataFrame({"request": np.arange(len(requests)), "value": asked.to_numpy()}).dropna()
+        if not len(asked):
+            continue
+        held = pd.DataFrame({"row": np.arange(len(norm[name])), "value": norm[name].to_numpy()}).dropna()
+        for request, row in asked.merge(held, on="value")[["request", "row"]].itertuples(index=False):
+            found[request].add(row)
+    out = []
+    for index, request in enumerate(requests.itertuples(index=False)):
+        rows = sorted(found[index])
+        oneids = set(oneid_of_row.iloc[rows].dropna()) if rows else set()
+        if not pd.isna(request.oneid):
+            oneids.add(request.oneid)
+            rows += list(np.flatnonzero((oneid_of_row == request.oneid).fillna(False).to_numpy(dtype=bool)))
+        out.append(
+            {
+                "request_id": request.request_id,
+                "requested_at": None if pd.isna(request.requested_at) else str(request.requested_at),
+                "records": len(set(rows)),
+                "oneids": len(_with_merges(oneids, registry)),
+            }
+        )
+    return out
 
 
 def _with_merges(oneids: set[str], registry: pd.DataFrame | None) -> set[str]:
