@@ -14,7 +14,7 @@ def run_summary(ctx: RunContext) -> dict:
     run last in the DAG and its return value shows in the Airflow UI.
     """
     summary: dict = {"period": ctx.period, "stages": {}}
-    rows_in = accepted = quarantined = 0
+    rows_in = accepted = quarantined = erased = 0
     for stage in STAGES:
         if stage.per_channel:
             for channel in ctx.channels:
@@ -26,6 +26,7 @@ def run_summary(ctx: RunContext) -> dict:
                     rows_in += counts.get("rows_in", 0)
                     accepted += counts.get("accepted", 0)
                     quarantined += counts.get("quarantined", 0)
+                    erased += counts.get("erased", 0)
                 summary["stages"].setdefault(stage.name, {"seconds": 0.0})["seconds"] += recorded["seconds"]
             continue
         key = figures_key(ctx.period, stage.name)
@@ -38,5 +39,6 @@ def run_summary(ctx: RunContext) -> dict:
     summary["rows_in"] = rows_in
     summary["rows_accepted"] = accepted
     summary["rows_quarantined"] = quarantined
+    summary["rows_erased"] = erased  # left out for erasure requests (docs/security.md)
     summary["members"] = summary["stages"].get("identity", {}).get("oneids")
     return summary
