@@ -13,5 +13,5 @@ def extract_table(
     channel_name: str, channel: ChannelConfig, kind: str, period: str, timezone: str = "Asia/Shanghai"
 ) -> Standardized:
     """One channel's ``kind`` table for ``period``, standardized, with its rejected rows."""
-    table = read_source_table(channel_name, channel, kind, period)
+    table = read_source_table(channel_name, channel, kind, period, timezone)
     return standardize(table, channel_name, kind, channel.tables()[kind], timezone)

@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 
 from tierlib.config import ChannelConfig, TableMapping
 from tierlib.errors import ExtractError
-from tierlib.period import period_end, period_start
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,21 @@ class SourceMissing(ExtractError):
     """The month's file or table is not there (yet)."""
 
 
-def read_source_table(channel_name: str, channel: ChannelConfig, kind: str, period: str) -> SourceTable:
-    mapping = channel.tables()[kind]
+def read_source_table(
+    channel_name: str,
+    channel: ChannelConfig,
+    kind: str,
+    period: str,
+    timezone: str = "Asia/Shanghai",
+    connections=None,
+) -> SourceTable:
+    """The month's table as the source wrote it.  ``timezone`` bounds SQL months (``run.timezone``);
+    ``connections`` turns a SQL channel's ``conn_id`` into a URL (see :mod:`tierlib.extract.sql`)."""
     if channel.connector == "sql":
-        return _read_sql(channel_name, channel, mapping, period)
-    return _read_file(channel_name, channel, mapping, period)
+        from tierlib.extract.sql import read_sql_month
+
+        return read_sql_month(channel_name, channel, kind, period, timezone, connections)
+    return _read_file(channel_name, channel, channel.tables()[kind], period)
 
 
 def source_location(channel: ChannelConfig, mapping: TableMapping, period: str) -> str:
@@ -102,45 +111,3 @@ def _read_json_lines(text: str) -> pd.DataFrame:
     # Text keeps one dtype per column however JSON typed each value, so a
     # stray string in a numeric column is caught by standardization, not lost.
     return frame.astype(object).where(frame.notna(), None).astype("string")
-
-
-def _read_sql(channel_name: str, channel: ChannelConfig, mapping: TableMapping, period: str) -> SourceTable:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(channel.url)
-    source = f"{_redact(channel.url)}#{mapping.table}"
-    try:
-        with engine.connect() as connection:
-            table = sa.Table(mapping.table, sa.MetaData(), autoload_with=connection)
-            if mapping.time_column not in table.columns:
-                raise ExtractError(
-                    f"channel {channel_name}: table {mapping.table} has no column {mapping.time_column!r} "
-                    f"(channels.{channel_name}.{_kind_of(channel, mapping)}.time_column)"
-                )
-            time_column = table.columns[mapping.time_column]
-            start, end = period_start(period), period_end(period)
-            bounds = (start.isoformat(sep=" "), end.isoformat(sep=" "))
-            query = (
-                sa.select(table)
-                .where(time_column >= bounds[0], time_column < bounds[1])
-                .order_by(*table.primary_key.columns or table.columns)
-            )
-            frame = pd.read_sql(query, connection)
-    except sa.exc.NoSuchTableError as error:
-        raise SourceMissing(f"{source}: table {mapping.table} does not exist") from error
-    except sa.exc.SQLAlchemyError as error:
-        raise ExtractError(f"channel {channel_name}: reading {source} failed: {error}") from error
-    finally:
-        engine.dispose()
-    return SourceTable(frame, source, text_format=False)
-
-
-def _kind_of(channel: ChannelConfig, mapping: TableMapping) -> str:
-    return next(kind for kind, candidate in channel.tables().items() if candidate is mapping)
-
-
-def _redact(url: str) -> str:
-    """Never log a password that sits in a SQLAlchemy URL."""
-    import sqlalchemy as sa
-
-    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,9 @@ class RunContext:
     period: str
     dry_run: bool = False
     """Compute and check everything, but publish nothing to marketers (exports stay staged)."""
+    connections: Callable[[str], str] | None = None
+    """``conn_id`` -> SQLAlchemy URL for SQL channels that name a connection.  DAG tasks pass
+    one reading Airflow connections; None reads ``AIRFLOW_CONN_<ID>`` from the environment."""
 
     @classmethod
     def open(
@@ -29,9 +33,11 @@ class RunContext:
         dry_run: bool = False,
         boto3_session=None,
         endpoint_url: str | None = None,
+        connections: Callable[[str], str] | None = None,
     ) -> RunContext:
         """The run of ``period``.  ``boto3_session`` and ``endpoint_url`` (S3 storage only) come
-        from an Airflow connection in DAG tasks; the config's ``endpoint_url`` wins when set."""
+        from an Airflow connection in DAG tasks; the config's ``endpoint_url`` wins when set.
+        ``connections`` resolves SQL channels' ``conn_id`` (see the field)."""
         from tierlib.storage import open_storage
 
         parse_period(period)
@@ -44,7 +50,7 @@ class RunContext:
             region_name=config.storage.region_name,
             boto3_session=boto3_session,
         )
-        return cls(config=config, storage=storage, period=period, dry_run=dry_run)
+        return cls(config=config, storage=storage, period=period, dry_run=dry_run, connections=connections)
 
     @property
     def as_of(self) -> datetime:

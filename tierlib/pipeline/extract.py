@@ -55,7 +55,9 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
     with tempfile.TemporaryDirectory(prefix="tierflow-gx-") as workdir:
         for kind, mapping in channel.tables().items():
             try:
-                table = read_source_table(channel_name, channel, kind, period)
+                table = read_source_table(
+                    channel_name, channel, kind, period, ctx.config.run.timezone, ctx.connections
+                )
             except SourceMissing as missing:
                 raise ExtractError(
                     f"channel {channel_name}, {period}: {missing}. The month's {kind} drop has not arrived; "

@@ -9,7 +9,11 @@ most rows, which standardization reports per column.
 
 from __future__ import annotations
 
+import datetime
+import decimal
+
 import pandas as pd
+import pyarrow as pa
 
 from tierlib.schemas import BOOLEAN, COLUMNS_BY_KIND, FLOAT, STRING, TIMESTAMP
 from tierlib.validation._outcome import Failure
@@ -50,8 +54,9 @@ def source_schema_failures(table, *, channel: str, kind: str, mapping) -> list[F
     if table.text_format:
         return failures
     contract = COLUMNS_BY_KIND[kind]
+    absent = set(missing.values())
     for target, column in mapped.items():
-        if column in missing or target not in contract:
+        if column in absent or target not in contract:
             continue
         expected = _expected_family(contract[target], mapping.formats.get(target, "iso"))
         actual = _family(frame[column])
@@ -61,9 +66,9 @@ def source_schema_failures(table, *, channel: str, kind: str, mapping) -> list[F
             Failure(
                 "source_schema",
                 f"channel {channel}: {table.source} column {column!r} (mapped to {target}) is now "
-                f"{frame[column].dtype} ({actual}), expected {' or '.join(sorted(expected))}. The source "
-                f"schema changed: fix the export, or update channels.{channel}.{kind}.columns.{target} "
-                f"(and .formats.{target}).",
+                f"{_dtype_name(frame[column], actual)} ({actual}), expected "
+                f"{' or '.join(sorted(expected))}. The source schema changed: fix the export, or update "
+                f"channels.{channel}.{kind}.columns.{target} (and .formats.{target}).",
             )
         )
     return failures
@@ -105,6 +110,11 @@ def parse_drift_failures(
     return failures
 
 
+def _dtype_name(values: pd.Series, family: str) -> str:
+    # Decimal objects sit in an object column; "object" would say nothing of them.
+    return "decimal" if family == "decimal" else str(values.dtype)
+
+
 def _family(values: pd.Series) -> str | None:
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -115,15 +125,24 @@ def _family(values: pd.Series) -> str | None:
         return "integer"
     if pd.api.types.is_float_dtype(dtype):
         return "float"
+    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_decimal(dtype.pyarrow_dtype):
+        return "decimal"
     if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         present = values.dropna()
-        return "text" if len(present) else None  # an all-null column says nothing of its type
+        if not len(present):
+            return None  # an all-null column says nothing of its type
+        # Parquet decimal128 and SQL NUMERIC columns arrive as Python Decimal objects.
+        if isinstance(present.iloc[0], decimal.Decimal):
+            return "decimal"
+        if isinstance(present.iloc[0], datetime.datetime | datetime.date):
+            return "datetime"
+        return "text"
     return str(dtype)
 
 
 def _expected_family(dtype: str, how: str) -> set[str]:
     if dtype == FLOAT:
-        return {"integer", "float"}
+        return {"integer", "float", "decimal"}
     if dtype == TIMESTAMP:
         return {"integer", "float"} if how in ("epoch_s", "epoch_ms") else {"datetime", "text"}
     if dtype == BOOLEAN:
