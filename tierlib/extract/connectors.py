@@ -7,6 +7,7 @@ strings) plus where the rows came from; mapping onto the standard schema is
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
 import json
@@ -129,16 +130,11 @@ def _read_csv(text: str, delimiter: str, where: str, channel_name: str) -> tuple
 
     if not text.strip():
         return pd.DataFrame(), {}
+    header = [name for name in next(csv.reader(io.StringIO(text), delimiter=delimiter), [])]
+    if not header:
+        return pd.DataFrame(), {}
     data = text.encode("utf-8")
     parse = {"delimiter": delimiter, "newlines_in_values": True}
-    try:
-        header = pacsv.open_csv(
-            io.BytesIO(data),
-            parse_options=pacsv.ParseOptions(**parse),
-            read_options=pacsv.ReadOptions(block_size=1 << 16),
-        ).schema.names
-    except pa.ArrowInvalid as error:
-        raise ExtractError(f"{where} cannot be read as CSV: {error}") from error
     _check_delimiter(header, delimiter, where, channel_name)
     invalid: list = []
 
@@ -146,14 +142,22 @@ def _read_csv(text: str, delimiter: str, where: str, channel_name: str) -> tuple
         invalid.append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(use_threads=False),
-        parse_options=pacsv.ParseOptions(**parse, invalid_row_handler=keep_aside),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header}, null_values=[""], strings_can_be_null=True
-        ),
-    )
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(**parse, invalid_row_handler=keep_aside),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        raise ExtractError(
+            f"{where} cannot be read as CSV: {error}. Check that the file is complete and that "
+            f"channels.{channel_name}.format and .delimiter are right."
+        ) from error
     frame = table.to_pandas()
     broken = {}
     for number, fields, raw in invalid:

@@ -67,8 +67,9 @@ def source_schema_failures(table, *, channel: str, kind: str, mapping) -> list[F
                 "source_schema",
                 f"channel {channel}: {table.source} column {column!r} (mapped to {target}) is now "
                 f"{_dtype_name(frame[column], actual)} ({actual}), expected "
-                f"{' or '.join(sorted(expected, key=_FAMILY_ORDER.index))}. The source schema changed: fix the export, or update "
-                f"channels.{channel}.{kind}.columns.{target} (and .formats.{target}).",
+                f"{' or '.join(sorted(expected, key=_FAMILY_ORDER.index))}. The source schema changed: "
+                f"fix the export, or update channels.{channel}.{kind}.columns.{target} "
+                f"(and .formats.{target}).",
             )
         )
     return failures
