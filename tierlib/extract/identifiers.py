@@ -24,7 +24,7 @@ NOT_DAMAGE = ("masked",)
 
 def unusable_reasons(identifier_type: str, values: pd.Series, default_region: str = "CN") -> pd.Series:
     """Per value: None where it is usable or missing, else why identity cannot use it."""
-    from tierlib.identity._normalize import SCIENTIFIC, clean_arrow, identifier_arrow, to_arrow
+    from tierlib.identity._normalize import SCIENTIFIC, clean_arrow, identifier_arrow, to_arrow, to_series
 
     text = clean_arrow(to_arrow(values))
     normalized = identifier_arrow(identifier_type, text, default_region)
@@ -39,7 +39,7 @@ def unusable_reasons(identifier_type: str, values: pd.Series, default_region: st
         else:
             why = pa.repeat(fallback, len(text))
         reason = pc.if_else(unusable, why.cast(pa.string()), reason)
-    return pd.Series(reason.to_pylist(), index=values.index, dtype="string")
+    return to_series(reason, values.index)
 
 
 def identifier_quality(records: pd.DataFrame, columns, default_region: str = "CN") -> dict[str, dict]:
@@ -53,7 +53,9 @@ def identifier_quality(records: pd.DataFrame, columns, default_region: str = "CN
         if column not in records or column not in IDENTIFIER_COLUMNS:
             continue
         values = records[column]
-        present = int(values.astype("string").str.strip().replace("", pd.NA).notna().sum())
+        from tierlib.identity._normalize import clean_arrow, to_arrow
+
+        present = int(pc.sum(pc.is_valid(clean_arrow(to_arrow(values)))).as_py() or 0)
         if not present:
             continue
         reasons = unusable_reasons(column, values, default_region).value_counts().sort_index()

@@ -126,10 +126,6 @@ def standardize(
         column = mapping.columns[target]
         raw = values[column]
         optional = target not in required
-        placeholder = _placeholders(raw, dtype, null_values) if optional and dtype != STRING else None
-        if placeholder is not None and placeholder.any():
-            cleared.append((placeholder, target, column, "placeholder_value", raw))
-            raw = raw.where(~placeholder)
         if dtype == TIMESTAMP:
             parsed = parse_timestamps(raw, mapping.formats.get(target, "iso"), timezone)
             failed = {"unparseable_date": raw.notna() & parsed.isna()}
@@ -145,7 +141,13 @@ def standardize(
             if not mask.any():
                 continue
             if optional:
-                cleared.append((mask, target, column, reason, raw))
+                # Of the values that did not parse, those spelling "no value" are placeholders.
+                placeholder = _placeholders(raw[mask], dtype, null_values).reindex(
+                    raw.index, fill_value=False
+                )
+                if placeholder.any():
+                    cleared.append((placeholder, target, column, "placeholder_value", raw))
+                cleared.append((mask & ~placeholder, target, column, reason, raw))
                 parsed = parsed.where(~mask)
             else:
                 reject(mask, reason, _parse_detail(target, reason, raw[mask], mapping, channel, kind))
@@ -190,7 +192,7 @@ def unwrap_spreadsheet_text(values: pd.Series) -> pd.Series:
 
 
 def _placeholders(raw: pd.Series, dtype: str, null_values: tuple[str, ...]) -> pd.Series:
-    if not (raw.dtype == object or isinstance(raw.dtype, pd.StringDtype)):
+    if not (raw.dtype == object or isinstance(raw.dtype, pd.StringDtype)) or not len(raw):
         return pd.Series(False, index=raw.index)
     text = raw.astype("string").str.strip()
     found = text.isin(list(null_values))
