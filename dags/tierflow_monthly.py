@@ -23,7 +23,7 @@ from airflow.sdk import (
     task,
 )
 
-from tierlib.airflow_support import (
+from tierflow_airflow.support import (
     APPROVED_MODEL_ASSET,
     RETRY_ARGS,
     TIERS_ASSET,
@@ -44,7 +44,7 @@ DEFAULT_ARGS = {**RETRY_ARGS, "on_failure_callback": record_failure}
 
 
 def _context(channels: list[str] | None = None):
-    from tierlib.airflow_support import open_run, period_from_context
+    from tierflow_airflow.support import open_run, period_from_context
 
     context = get_current_context()
     params = context.get("params") or {}

@@ -17,14 +17,14 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Metadata, Param, dag, get_current_context, task
 
-from tierlib.airflow_support import APPROVED_MODEL_ASSET, RETRY_ARGS, period_param_schema, start_date_text
+from tierflow_airflow.support import APPROVED_MODEL_ASSET, RETRY_ARGS, period_param_schema, start_date_text
 
 APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
 """Updated when a retrain promotes a new model; its event's extra names the version."""
 
 
 def _context():
-    from tierlib.airflow_support import open_run
+    from tierflow_airflow.support import open_run
     from tierlib.pipeline.retrain import retrain_period
 
     context = get_current_context()

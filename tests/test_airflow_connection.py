@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tierlib.airflow_support import open_run, record_failure
+from tierflow_airflow.support import open_run, record_failure
 from tierlib.errors import StorageError
 
 

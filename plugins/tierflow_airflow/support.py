@@ -1,4 +1,4 @@
-"""The few facts the DAG files need from the Airflow run, as plain functions (tested without Airflow)."""
+"""The facts the DAG files need from an Airflow run: its month, its config, its storage, its failures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tierlib.period import period_for_run
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tierflow.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "tierflow.yaml"
 
 
 RETRY_ARGS = {
