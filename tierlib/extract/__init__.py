@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from tierlib.config import ChannelConfig
 from tierlib.extract.connectors import SourceMissing, SourceTable, read_source_table
+from tierlib.extract.sql import count_month_rows
 from tierlib.extract.standardize import Standardized, standardize
 
-__all__ = ["SourceMissing", "SourceTable", "Standardized", "extract_table", "standardize"]
+__all__ = ["SourceMissing", "SourceTable", "Standardized", "count_month_rows", "extract_table", "standardize"]
 
 
 def extract_table(
