@@ -323,13 +323,18 @@ def _as_utc_naive(moment: datetime, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(_epoch(moment, zone), ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def _in_month(frame: pd.DataFrame, column: str, how: str, period: str, timezone: str) -> pd.Series:
-    """Rows of the superset the database returned that belong to the month (or to none)."""
+def _placed(raw: pd.Series, how: str, period: str, timezone: str) -> tuple[pd.Series, pd.Series]:
+    """(parsed local times, whether each lies in the month) of time values as the database holds them."""
     from tierlib.extract.standardize import parse_timestamps
 
-    raw = frame[column]
     parsed = parse_timestamps(raw, how, timezone)
-    placed = (parsed >= period_start(period)) & (parsed < period_end(period))
+    return parsed, (parsed >= period_start(period)) & (parsed < period_end(period))
+
+
+def _in_month(frame: pd.DataFrame, column: str, how: str, period: str, timezone: str) -> pd.Series:
+    """Rows of the superset the database returned that belong to the month (or to none)."""
+    raw = frame[column]
+    parsed, placed = _placed(raw, how, period, timezone)
     if how in EPOCH_FORMATS or pd.api.types.is_datetime64_any_dtype(raw.dtype):
         return (placed | parsed.isna()).fillna(True).astype(bool)
     # A value that does not parse stays with the month its text names, or with every month
@@ -452,16 +457,19 @@ def count_month_rows(
                 query = sa.select(sa.func.count()).select_from(table).where(placed)
                 return int(connection.execute(query).scalar_one())
             rows = pd.read_sql(sa.select(column).where(clause), connection)
+    except sa.exc.NoSuchTableError as error:
+        from tierlib.extract.connectors import SourceMissing
+
+        raise SourceMissing(
+            f"{_redact(url)}#{mapping.table}: table {mapping.table} does not exist"
+        ) from error
     except sa.exc.SQLAlchemyError as error:
         raise ExtractError(
             f"channel {channel_name}: counting {_redact(url)}#{mapping.table} failed: {error}"
         ) from error
     finally:
         engine.dispose()
-    from tierlib.extract.standardize import parse_timestamps
-
-    parsed = parse_timestamps(rows[mapping.time_column], how, timezone)
-    return int(((parsed >= period_start(period)) & (parsed < period_end(period))).sum())
+    return int(_placed(rows[mapping.time_column], how, period, timezone)[1].sum())
 
 
 def _redact(url: str) -> str:
