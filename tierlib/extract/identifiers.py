@@ -24,9 +24,14 @@ NOT_DAMAGE = ("masked",)
 
 def unusable_reasons(identifier_type: str, values: pd.Series, default_region: str = "CN") -> pd.Series:
     """Per value: None where it is usable or missing, else why identity cannot use it."""
-    from tierlib.identity._normalize import SCIENTIFIC, clean_arrow, identifier_arrow, to_arrow, to_series
+    from tierlib.identity._normalize import clean_arrow, to_arrow, to_series
 
-    text = clean_arrow(to_arrow(values))
+    return to_series(_reasons(identifier_type, clean_arrow(to_arrow(values)), default_region), values.index)
+
+
+def _reasons(identifier_type: str, text: pa.Array, default_region: str) -> pa.Array:
+    from tierlib.identity._normalize import SCIENTIFIC, identifier_arrow
+
     normalized = identifier_arrow(identifier_type, text, default_region)
     unusable = pc.and_(pc.is_valid(text), pc.is_null(normalized))
     reason = pa.nulls(len(text), pa.string())
@@ -39,7 +44,7 @@ def unusable_reasons(identifier_type: str, values: pd.Series, default_region: st
         else:
             why = pa.repeat(fallback, len(text))
         reason = pc.if_else(unusable, why.cast(pa.string()), reason)
-    return to_series(reason, values.index)
+    return reason
 
 
 def identifier_quality(records: pd.DataFrame, columns, default_region: str = "CN") -> dict[str, dict]:
@@ -55,11 +60,14 @@ def identifier_quality(records: pd.DataFrame, columns, default_region: str = "CN
         values = records[column]
         from tierlib.identity._normalize import clean_arrow, to_arrow
 
-        present = int(pc.sum(pc.is_valid(clean_arrow(to_arrow(values)))).as_py() or 0)
+        text = clean_arrow(to_arrow(values))
+        present = len(text) - text.null_count
         if not present:
             continue
-        reasons = unusable_reasons(column, values, default_region).value_counts().sort_index()
-        counts = {str(reason): int(n) for reason, n in reasons.items()}
+        reasons = pc.value_counts(pc.drop_null(_reasons(column, text, default_region))).to_pylist()
+        counts = {
+            str(item["values"]): int(item["counts"]) for item in sorted(reasons, key=lambda i: i["values"])
+        }
         damaged = sum(n for reason, n in counts.items() if reason not in NOT_DAMAGE)
         figures[column] = {
             "present": present,
