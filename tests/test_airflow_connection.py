@@ -66,3 +66,21 @@ def test_a_failed_task_is_recorded_in_the_months_run_folder(tmp_path, monkeypatc
 def test_recording_a_failure_never_raises(tmp_path, monkeypatch):
     monkeypatch.setenv("TIERFLOW_CONFIG", str(tmp_path / "missing.yaml"))
     record_failure({"params": {"period": "2026-10"}, "exception": RuntimeError("boom")})  # logs, no raise
+
+
+def test_sql_channels_read_their_url_from_the_airflow_connection(monkeypatch):
+    from tierflow_airflow.support import sql_url_from_airflow
+    from tierlib.errors import ExtractError
+
+    connection = {"conn_type": "postgres", "host": "db.internal", "port": 5433, "login": "reader",
+                  "password": "p@ss word", "schema": "crm"}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_TIERFLOW_TEST_CRM", json.dumps(connection))
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(sql_url_from_airflow("tierflow_test_crm"))
+    assert (url.drivername, url.username, url.password) == ("postgresql+psycopg2", "reader", "p@ss word")
+    assert (url.host, url.port, url.database) == ("db.internal", 5433, "crm")
+    monkeypatch.setenv("AIRFLOW_CONN_TIERFLOW_TEST_POS", "mysql://pos:secret@10.0.0.5:3306/pos")
+    assert sql_url_from_airflow("tierflow_test_pos") == "mysql+pymysql://pos:secret@10.0.0.5:3306/pos"
+    with pytest.raises(ExtractError, match="tierflow_test_none"):
+        sql_url_from_airflow("tierflow_test_none")

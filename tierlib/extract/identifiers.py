@@ -53,14 +53,13 @@ def identifier_quality(records: pd.DataFrame, columns, default_region: str = "CN
     ``damaged_share`` is the share of present values that are unusable for a reason other
     than masking: what a spreadsheet or a broken export did to them.
     """
+    from tierlib.identity._normalize import clean_arrow, to_arrow
+
     figures = {}
     for column in columns:
         if column not in records or column not in IDENTIFIER_COLUMNS:
             continue
-        values = records[column]
-        from tierlib.identity._normalize import clean_arrow, to_arrow
-
-        text = clean_arrow(to_arrow(values))
+        text = clean_arrow(to_arrow(records[column]))
         present = len(text) - text.null_count
         if not present:
             continue
