@@ -115,3 +115,21 @@ def test_source_drops_opt_out_lists_and_the_view_use_the_connection_and_its_boto
     view_storage = module.open_tierflow_storage()
     assert view_storage.read_bytes("lists/optouts.csv") == b"phone\n13900001111\n"
     assert view_storage.client.meta.config.connect_timeout == 7
+
+
+def test_sql_channels_read_their_url_from_the_airflow_connection(monkeypatch):
+    from tierflow_airflow.support import sql_url_from_airflow
+    from tierlib.errors import ExtractError
+
+    connection = {"conn_type": "postgres", "host": "db.internal", "port": 5433, "login": "reader",
+                  "password": "p@ss word", "schema": "crm"}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_TIERFLOW_TEST_CRM", json.dumps(connection))
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(sql_url_from_airflow("tierflow_test_crm"))
+    assert (url.drivername, url.username, url.password) == ("postgresql+psycopg2", "reader", "p@ss word")
+    assert (url.host, url.port, url.database) == ("db.internal", 5433, "crm")
+    monkeypatch.setenv("AIRFLOW_CONN_TIERFLOW_TEST_POS", "mysql://pos:secret@10.0.0.5:3306/pos")
+    assert sql_url_from_airflow("tierflow_test_pos") == "mysql+pymysql://pos:secret@10.0.0.5:3306/pos"
+    with pytest.raises(ExtractError, match="tierflow_test_none"):
+        sql_url_from_airflow("tierflow_test_none")

@@ -72,7 +72,7 @@ def test_missing_key_column_and_sql_needs(tmp_path):
     with pytest.raises(ConfigError) as error:
         parse_config(raw)
     message = str(error.value)
-    assert "needs 'url'" in message and "'record_id'" in message and "'time_column'" in message
+    assert "needs either 'url'" in message and "'record_id'" in message and "'time_column'" in message
 
 
 def test_unset_environment_variable_is_named(monkeypatch):

@@ -312,6 +312,21 @@ def test_full_report_has_every_section_with_its_chart(full_report):
     assert not re.search(r'(src|href)="(https?:)?//', full_report.html)
 
 
+def test_quality_section_shows_the_extract_warnings_and_cleared_fields():
+    message = "channel pos: 35% of phone values of 2026-06 cannot identify anyone (scientific_notation 14)"
+    extract = {
+        "pos": {
+            "totals": {"rows_in": 100, "accepted": 98, "quarantined": 2},
+            "tables": {"orders": {"fields_cleared": {"discount": {"placeholder_value": 7}}}},
+            "warnings": [{"kind": "identifier_damage_jump", "column": "phone", "message": message}],
+        }
+    }
+    inputs = ReportInputs(**{**full_inputs().__dict__, "extract_figures": extract})
+    quality = _section(build_report(inputs, ReportSettings(dpi=60)).html, "quality")
+    assert f'<div class="warn">⚠ {message}</div>' in quality
+    assert "7 optional fields" in quality
+
+
 def test_full_report_answers_the_three_questions(full_report):
     html = full_report.html
     glance = _section(html, "glance")

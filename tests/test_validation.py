@@ -80,7 +80,7 @@ def test_raw_orders_quarantine_each_bad_row_with_its_reason_and_keep_the_rest():
         order("o4", at="2026-09-30 23:59"),  # outside_period (last month)
         order("o1", amount=99.0),  # later copy of o1: duplicate_order_id
         order("o6", at="2050-01-01 00:00", amount=-1.0),  # two faults: future is checked first
-        order("o7", discount=-2.0),  # negative discount
+        order("o7", discount=-2.0),  # negative discount: optional, so cleared and the order kept
         order("o8", record_id=None),  # no member: missing_key
         order("o9", at="2026-10-31 23:59:59"),  # last second of the month: good
     ]
@@ -98,20 +98,25 @@ def test_raw_orders_quarantine_each_bad_row_with_its_reason_and_keep_the_rest():
         3: "outside_period",
         4: "duplicate_order_id",
         5: "future_date",
-        6: "negative_amount",
         7: "missing_key",
     }
-    assert outcome.accepted["order_id"].tolist() == ["o1", "o9"]
-    assert outcome.accepted["amount"].tolist() == [50.0, 50.0]  # the first o1 is the one kept
+    assert outcome.accepted["order_id"].tolist() == ["o1", "o7", "o9"]
+    assert outcome.accepted["amount"].tolist() == [50.0, 50.0, 50.0]  # the first o1 is the one kept
+    assert pd.isna(outcome.accepted["discount"].iloc[1])
+    cleared = outcome.fields
+    assert cleared[["source_row", "column", "reason", "value"]].values.tolist() == [
+        [6, "discount", "negative_amount", "-2.0"]
+    ]
     figures = outcome.figures
     assert figures["rows_in"] == 9 == figures["accepted"] + figures["quarantined"]
     assert figures["reasons"] == {
         "duplicate_order_id": 1,
         "future_date": 2,
         "missing_key": 1,
-        "negative_amount": 2,
+        "negative_amount": 1,
         "outside_period": 1,
     }
+    assert figures["fields_cleared"] == {"discount": {"negative_amount": 1}}
     assert figures["failed_checks"]["orders.order_id.unique"]["unexpected"] == 2  # GX flags both copies
     assert figures["failed_checks"]["orders.order_id.unique"]["quarantined"] == 1
     quarantined = outcome.quarantined
@@ -171,7 +176,11 @@ def test_records_and_events_suites():
         settings=SETTINGS,
         build_docs=False,
     )
-    assert reasons_by_row(outcome) == {1: "future_date", 2: "missing_date"}
+    # A birthday in the future is junk in an optional field: cleared, the record kept.
+    assert reasons_by_row(outcome) == {2: "missing_date"}
+    assert outcome.accepted["record_id"].tolist() == ["a", "b"]
+    assert pd.isna(outcome.accepted["birth_date"].iloc[1])
+    assert outcome.figures["fields_cleared"] == {"birth_date": {"future_date": 1}}
     events = [
         {"channel": "shop", "record_id": "a", "event_type": "view", "ts": "2026-10-02"},
         {"channel": "shop", "record_id": "a", "event_type": "like", "ts": "2026-10-02"},

@@ -30,6 +30,14 @@ def quarantine_key(period: str, stage: str, channel: str, kind: str) -> str:
     return f"{_period('quarantine', period)}/stage={stage}/channel={channel}/{kind}.parquet"
 
 
+def field_quarantine_key(period: str, stage: str, channel: str, kind: str) -> str:
+    """Optional fields that were cleared (their rows kept), with the values as written.
+
+    ``FIELD_QUARANTINE_COLUMNS``; beside ``quarantine/``, which holds whole rejected rows only.
+    """
+    return f"{_period('quarantine_fields', period)}/stage={stage}/channel={channel}/{kind}.parquet"
+
+
 def identity_key(period: str, name: str) -> str:
     """identity_map, registry, merge_log, hub_values, or records (every record version up to the month)."""
     return f"{_period('identity', period)}/{name}.parquet"
@@ -197,6 +205,7 @@ __all__ = [
     "exports_prefix",
     "exports_staging_prefix",
     "exports_success_key",
+    "field_quarantine_key",
     "figures_key",
     "identity_key",
     "identity_map_key",

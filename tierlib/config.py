@@ -8,6 +8,7 @@ error names the key, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import hashlib
 import importlib
@@ -25,6 +26,9 @@ import yaml
 from tierlib.errors import ConfigError
 from tierlib.schemas import COLUMNS_BY_KIND, KINDS
 from tierlib.settings import collect_settings, settings_from_mapping
+
+DEFAULT_NULL_VALUES = ("NULL", "null", "Null", "\\N", "None", "none", "N/A", "n/a", "#N/A")
+"""Spellings exports write for "no value" (SQL dumps, spreadsheets): read as missing."""
 
 STAGE_SETTINGS: dict[str, str] = {
     "identity": "tierlib.identity:IdentitySettings",
@@ -49,12 +53,47 @@ class ChannelCodeRule:
 
 
 @dataclass(frozen=True)
+class NumberFormat:
+    """How a channel writes the numbers of one column: ``1,234.50``, ``1.234,50``, ``¥128.00``.
+
+    Without a declaration a number is plain (``1234.50``): ``1,234.50`` and ``¥128.00`` are
+    quarantined as ``non_numeric_amount``, never guessed.
+    """
+
+    decimal: str = "."
+    thousands: str | None = None
+    """Group separator; groups must be of three digits (``1,234,567.5``), else the value is not a number."""
+    currency: tuple[str, ...] = ()
+    """Symbols or codes written before or after the number (``¥``, ``￥``, ``RMB``, ``元``)."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if len(self.decimal) != 1 or self.decimal.isdigit():
+            problems.append(f"decimal must be one character such as '.' or ',', got {self.decimal!r}")
+        if self.thousands is not None and (len(self.thousands) != 1 or self.thousands.isdigit()):
+            problems.append(f"thousands must be one character such as ',' or ' ', got {self.thousands!r}")
+        if self.thousands is not None and self.thousands == self.decimal:
+            problems.append(f"thousands and decimal are both {self.decimal!r}: a number would be ambiguous")
+        for symbol in self.currency:
+            if not symbol.strip() or any(c.isdigit() or c in "+-.," for c in symbol):
+                problems.append(
+                    f"currency {symbol!r} must be a symbol or code without digits, signs or separators"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
 class TableMapping:
     """How one source table of a channel maps onto a standard table.
 
     ``columns`` maps standard column -> source column; standard columns not
     listed come out empty.  ``formats`` gives how a source time column is
     written: ``iso`` (default), ``epoch_s``, ``epoch_ms`` or a strftime pattern.
+    ``numbers`` declares, per amount column, decimal and thousands separators and
+    currency symbols.  ``redelivered`` (orders): an order id already delivered in an
+    earlier month is a ``duplicate`` (quarantined) or an ``update`` (the later delivery
+    replaces the earlier one).
     """
 
     columns: dict[str, str]
@@ -62,7 +101,9 @@ class TableMapping:
     table: str | None = None
     time_column: str | None = None
     formats: dict[str, str] = field(default_factory=dict)
+    numbers: dict[str, NumberFormat] = field(default_factory=dict)
     channel_code: ChannelCodeRule | None = None
+    redelivered: Literal["duplicate", "update"] = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -70,8 +111,12 @@ class ChannelConfig:
     """One source channel and the connector that reads it.
 
     ``file``: ``location`` is a local folder or ``s3://bucket/prefix`` holding one
-    ``period=YYYY-MM/`` folder per month.  ``sql``: ``url`` is a SQLAlchemy URL and
-    each table's ``time_column`` bounds the rows to the month.
+    ``period=YYYY-MM/`` folder per month.  ``sql``: ``url`` is a SQLAlchemy URL, or
+    ``conn_id`` names an Airflow connection (outside Airflow: the ``AIRFLOW_CONN_<ID>``
+    environment variable), and each table's ``time_column`` bounds the rows to the month.
+
+    The dialect of text files: ``encoding`` (a codec name, or ``auto`` to detect it per
+    file), ``delimiter`` (CSV), and ``null_values``, the spellings that stand for no value.
     """
 
     connector: Literal["file", "sql"]
@@ -81,7 +126,27 @@ class ChannelConfig:
     location: str | None = None
     format: Literal["csv", "parquet", "jsonl"] | None = None
     url: str | None = None
+    conn_id: str | None = None
     encoding: str = "utf-8"
+    delimiter: str = ","
+    null_values: tuple[str, ...] = DEFAULT_NULL_VALUES
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.encoding != "auto":
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                problems.append(
+                    f"encoding {self.encoding!r} is not an encoding name; use one such as utf-8, gb18030 "
+                    f"(GBK's superset), utf-16 or big5, or auto to detect it per file"
+                )
+        if len(self.delimiter) != 1 or self.delimiter in '"\r\n' or self.delimiter.isalnum():
+            problems.append(
+                f"delimiter must be one character such as ',', ';', '|' or '\\t', got {self.delimiter!r}"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def tables(self) -> dict[str, TableMapping]:
         return {kind: mapping for kind in KINDS if (mapping := getattr(self, kind)) is not None}
@@ -195,8 +260,11 @@ def _check_channel(name: str, channel: ChannelConfig) -> list[str]:
     where = f"channels.{name}"
     if channel.connector == "file" and (not channel.location or not channel.format):
         problems.append(f"{where}: a file connector needs 'location' (folder or s3://...) and 'format'")
-    if channel.connector == "sql" and not channel.url:
-        problems.append(f"{where}: a sql connector needs 'url' (a SQLAlchemy URL)")
+    if channel.connector == "sql" and bool(channel.url) == bool(channel.conn_id):
+        problems.append(
+            f"{where}: a sql connector needs either 'url' (a SQLAlchemy URL without a password) or "
+            f"'conn_id' (an Airflow connection; outside Airflow the AIRFLOW_CONN_<ID> environment variable)"
+        )
     for kind, mapping in channel.tables().items():
         allowed = COLUMNS_BY_KIND[kind]
         for target in mapping.columns:
@@ -212,6 +280,18 @@ def _check_channel(name: str, channel: ChannelConfig) -> list[str]:
             problems.append(f"{where}.{kind}.file: name the file inside each period=YYYY-MM/ folder")
         if channel.connector == "sql" and not (mapping.table and mapping.time_column):
             problems.append(f"{where}.{kind}: a sql table needs 'table' and 'time_column'")
+        for target in mapping.numbers:
+            if allowed.get(target) != "float64":
+                numeric = ", ".join(c for c, dtype in allowed.items() if dtype == "float64") or "none"
+                problems.append(
+                    f"{where}.{kind}.numbers.{target}: not a number column of {kind}; numbers: {numeric}"
+                )
+        if mapping.redelivered != "duplicate" and kind != "orders":
+            problems.append(f"{where}.{kind}.redelivered: only orders can be re-delivered as updates")
+    if channel.connector == "sql":
+        from tierlib.extract.sql import time_format_problems
+
+        problems.extend(time_format_problems(name, channel))
     return problems
 
 

@@ -82,6 +82,14 @@ COLUMNS_BY_KIND: dict[str, dict[str, str]] = {
     "events": EVENT_COLUMNS,
 }
 
+REQUIRED_COLUMNS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "records": ("record_id", "updated_at"),
+    "orders": ("order_id", "record_id", "ordered_at", "amount"),
+    "events": ("record_id", "event_type", "ts"),
+}
+"""Columns a row cannot do without: a bad value here quarantines the row.  A bad value in any
+other (optional) column is cleared and counted, and the row is kept."""
+
 TIME_COLUMN_BY_KIND = {"records": "updated_at", "orders": "ordered_at", "events": "ts"}
 """The column that places a row in a month."""
 
@@ -103,12 +111,28 @@ QUARANTINE_COLUMNS: dict[str, str] = {
 }
 """A rejected row: where it was rejected, where it came from, why, and the row itself."""
 
+FIELD_QUARANTINE_COLUMNS: dict[str, str] = {
+    "stage": STRING,
+    "channel": STRING,
+    "kind": STRING,
+    "source_file": STRING,
+    "source_row": "int64",
+    "column": STRING,
+    "source_column": STRING,
+    "reason": STRING,
+    "value": STRING,
+}
+"""A cleared optional field: the row was kept with the field empty; ``value`` is what the source wrote."""
+
 QUARANTINE_REASONS: dict[str, str] = {
-    # extract (tierlib.extract.standardize): the row cannot be typed
+    # extract (tierlib.extract.standardize): the row cannot be read or typed
+    "malformed_row": "a line of the file is not a row (broken JSON, a CSV row with too many or too "
+    "few fields)",
     "missing_key": "the row's key (record_id, order_id) or a required foreign key is empty",
     "bad_encoding": "a text value holds bytes that are not valid in the channel's encoding",
     "unparseable_date": "a date or time does not parse in the channel's format",
-    "non_numeric_amount": "an amount is not a number",
+    "non_numeric_amount": "an amount is not a number (as the channel declares numbers: numbers.<column>)",
+    "non_finite_amount": "an amount is infinite or too large to be one (inf, Infinity, 1e309)",
     "unknown_channel_code": "the row's channel code is not one the channel declares",
     # raw validation (tierlib.validation): typed rows that break a rule
     "missing_date": "the column that places the row in a month is empty",
@@ -116,7 +140,10 @@ QUARANTINE_REASONS: dict[str, str] = {
     "outside_period": "the row's time lies before the month it was delivered for",
     "negative_amount": "amount, discount or refund below zero",
     "missing_amount": "an order without an amount",
-    "duplicate_order_id": "a later copy of an order id already seen in the channel's month",
+    "duplicate_order_id": "a later copy of an order id already seen in the channel's month, or delivered "
+    "in an earlier month (the detail names it)",
+    "superseded_order": "an order re-delivered in a later month, whose delivery replaces this one "
+    "(orders.redelivered: update)",
     "unknown_event_type": "an event type outside the configured list",
     # derived datasets (identity map, features, scores, tiers, exports)
     "missing_oneid": "an accepted record without a OneID",
@@ -127,6 +154,17 @@ QUARANTINE_REASONS: dict[str, str] = {
     "bad_identifier_format": "an identifier that does not have its normalized form",
 }
 """Every reason code a quarantined row can carry, and what it means."""
+
+FIELD_REASONS: dict[str, str] = {
+    "placeholder_value": "a placeholder written for no value (NULL, \\N, N/A, 0000-00-00)",
+    "unparseable_date": "a date or time that does not parse in the channel's format",
+    "non_numeric_amount": "an amount that is not a number",
+    "non_finite_amount": "an amount that is infinite",
+    "unknown_boolean": "a yes/no value in a spelling not understood (true/false, 1/0, y/n, yes/no, t/f)",
+    "future_date": "a date at or after the run's as-of instant (a birthday in 2049)",
+    "negative_amount": "a discount or refund below zero",
+}
+"""Why an optional field was cleared (the row kept): ``FIELD_QUARANTINE_COLUMNS.reason``."""
 
 
 def empty_frame(columns: dict[str, str]) -> pd.DataFrame:

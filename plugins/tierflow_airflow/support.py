@@ -97,7 +97,42 @@ def open_run(period: str, channels: list[str] | None = None, dry_run: bool = Fal
     from tierlib.pipeline.context import RunContext
 
     config = load_config(config_path())
-    return RunContext.open(config, period, channels=channels, dry_run=dry_run, s3=s3_access(config))
+    return RunContext.open(
+        config,
+        period,
+        channels=channels,
+        dry_run=dry_run,
+        s3=s3_access(config),
+        connections=sql_url_from_airflow,
+    )
+
+
+def sql_url_from_airflow(conn_id: str) -> str:
+    """The SQLAlchemy URL of an Airflow connection, for SQL channels that name a ``conn_id``.
+
+    ``BaseHook.get_connection`` reads it wherever Airflow keeps it (the API server in a task,
+    a secrets backend, an ``AIRFLOW_CONN_<ID>`` variable); ``schema`` is the database.
+    """
+    from airflow.sdk import BaseHook
+
+    from tierlib.errors import ExtractError
+    from tierlib.extract.sql import sqlalchemy_url
+
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception as error:  # Airflow raises its own not-found types, which differ by context
+        raise ExtractError(
+            f"Airflow connection {conn_id!r} cannot be read: {error}; create it in Airflow"
+        ) from error
+    return sqlalchemy_url(
+        connection.conn_type,
+        connection.host,
+        connection.port,
+        connection.login,
+        connection.password,
+        connection.schema,
+        connection.extra_dejson,
+    )
 
 
 def record_failure(context) -> None:

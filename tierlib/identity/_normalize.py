@@ -90,8 +90,19 @@ def phone_arrow(text: pa.Array, region: PhoneRegion) -> pa.Array:
     return e164
 
 
+SCIENTIFIC = r"^\+?[0-9](?:\.[0-9]+)?[eE]\+?[0-9]{1,2}$"
+"""A number as a spreadsheet shows a wide integer: ``1.38001E+10``."""
+
+
 def _written_phone(text: pa.Array, region: PhoneRegion) -> pa.Array:
     """E.164 or null for numbers written with separators, prefixes or another country code."""
+    # A number that passed through a float in a spreadsheet: "13912345678.0" is 13912345678,
+    # and "1.3912345678E+10" too, where every digit survived; "1.39123E+10" lost digits.
+    text = pc.replace_substring_regex(text, r"^(\+?[0-9]+)\.0+$", r"\1")
+    scientific = _matches(text, SCIENTIFIC)
+    if pc.any(scientific).as_py():
+        exact = [exact_scientific_integer(value) for value in pc.filter(text, scientific).to_pylist()]
+        text = pc.replace_with_mask(text, scientific, pa.array(exact, text.type))
     # Separators go; what is left must be digits with at most a leading '+'.
     digits = pc.replace_substring_regex(text, r"[\s()\-./]", "")
     trunk = f"(?:{region.trunk_prefix})?" if region.trunk_prefix else ""
@@ -115,6 +126,16 @@ def _written_phone(text: pa.Array, region: PhoneRegion) -> pa.Array:
     )
     e164 = pc.replace_with_mask(e164, rest, _keep_where(abroad, abroad_valid))
     return _keep_where(e164, pc.or_(home_valid, rest))
+
+
+def exact_scientific_integer(value: str) -> str | None:
+    """``1.3912345678E+10`` -> ``13912345678``; None when the mantissa is too short to hold every digit."""
+    mantissa, _, exponent = value.lstrip("+").upper().partition("E")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    if len(digits) != int(exponent) + 1:
+        return None  # the spreadsheet rounded: the last digits are gone, not zeros
+    return digits
 
 
 def email_arrow(text: pa.Array) -> pa.Array:

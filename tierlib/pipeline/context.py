@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,6 +23,9 @@ class RunContext:
     """Compute and check everything, but publish nothing to marketers (exports stay staged)."""
     s3: S3Access = field(default_factory=S3Access)
     """How this run reaches S3: the storage root, source drops and opt-out lists alike."""
+    connections: Callable[[str], str] | None = None
+    """``conn_id`` -> SQLAlchemy URL for SQL channels that name a connection.  DAG tasks pass
+    one reading Airflow connections; None reads ``AIRFLOW_CONN_<ID>`` from the environment."""
 
     @classmethod
     def open(
@@ -31,16 +35,25 @@ class RunContext:
         channels: list[str] | None = None,
         dry_run: bool = False,
         s3: S3Access | None = None,
+        connections: Callable[[str], str] | None = None,
     ) -> RunContext:
         """The run of ``period``.  ``s3`` comes from the Airflow connection in DAG tasks
         (``tierflow_airflow.support.s3_access``); by default the config's endpoint and region
-        with boto3's default credential chain."""
+        with boto3's default credential chain.  ``connections`` resolves SQL channels'
+        ``conn_id`` (see the field)."""
         parse_period(period)
         config = load_config(config) if isinstance(config, str) else config
         if channels:
             config = config.with_channels(channels)
         s3 = s3 or S3Access(endpoint_url=config.storage.endpoint_url, region_name=config.storage.region_name)
-        return cls(config=config, storage=s3.open(config.storage.root), period=period, dry_run=dry_run, s3=s3)
+        return cls(
+            config=config,
+            storage=s3.open(config.storage.root),
+            period=period,
+            dry_run=dry_run,
+            s3=s3,
+            connections=connections,
+        )
 
     @property
     def as_of(self) -> datetime:

@@ -131,6 +131,8 @@ def exclude_standardized(ctx: RunContext, erasure, table, result, kind: str, map
         if "record_id" not in standard.columns:
             standard["record_id"] = pd.NA
         gone = erasure.records_mask(standard) if kind == "records" else erasure.keys_mask(standard, also)
+        # A malformed row has no columns to map: its text as delivered is looked through instead.
+        gone |= erasure.text_mask(quarantined["row_json"])
         quarantined = quarantined.loc[~gone].reset_index(drop=True)
         erased += int(gone.sum())
     return Standardized(accepted, quarantined), erased

@@ -12,32 +12,41 @@ from __future__ import annotations
 import tempfile
 import time
 
-from tierlib.catalog import quarantine_key, standardized_key, standardized_marker_key
+from tierlib.catalog import field_quarantine_key, quarantine_key, standardized_key, standardized_marker_key
 from tierlib.errors import ExtractError
 from tierlib.extract import SourceMissing, Standardized, standardize
 from tierlib.extract.connectors import read_source_table
 from tierlib.period import previous_period
 from tierlib.pipeline.context import RunContext, log
+from tierlib.pipeline.redelivered import DeliveredOrders
 from tierlib.schemas import COLUMNS_BY_KIND, QUARANTINE_COLUMNS, empty_frame
 
 
-def extract_channel_month(ctx: RunContext, channel_name: str, period: str) -> dict:
+def extract_channel_month(
+    ctx: RunContext, channel_name: str, period: str, delivered: DeliveredOrders | None = None
+) -> dict:
     """Read, standardize, validate and store every table of one channel for one month.
 
     Returns ``{kind: figures}`` (rows_in = accepted + quarantined, per reason).
     Raises ``ValidationFailed`` before writing anything when a table's schema
     changed, a critical check failed, the quarantined share passed its
-    threshold, the volume left its band, or the whole channel is empty.
+    threshold, the volume left its band, most of an identifier column is damaged,
+    or the whole channel is empty.  ``delivered``: the channel's stored order ids,
+    shared by the months of one run.
     """
-    return _extract_month(ctx, channel_name, period)[0]
+    return _extract_month(ctx, channel_name, period, delivered)[0]
 
 
-def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dict, str | None]:
+def _extract_month(
+    ctx: RunContext, channel_name: str, period: str, delivered: DeliveredOrders | None = None
+) -> tuple[dict, str | None]:
+    from tierlib.extract.identifiers import identifier_quality
     from tierlib.pipeline.erasure import erasure_filter, exclude_standardized, remember_records
     from tierlib.validation import (
         Failure,
         ValidationSettings,
         data_docs_prefix,
+        identifier_findings,
         parse_drift_failures,
         publish_data_docs,
         raise_for_failures,
@@ -51,15 +60,22 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
     erased_rows: dict[str, int] = {}
     # A Config made in code may lack the section; the defaults are what an empty section gives.
     settings = ctx.config.stages.get("validation") or ValidationSettings()
+    identity = ctx.config.stages.get("identity")
+    region = getattr(identity, "default_region", "CN")
+    delivered = delivered or DeliveredOrders(ctx, channel_name)
     docs = settings.data_docs == "all" or (settings.data_docs == "run_month" and period == ctx.period)
-    previous = _previous_accepted(ctx, channel_name, period)
+    previous_marker = _previous_marker(ctx, channel_name, period)
+    previous = {kind: int(counts["accepted"]) for kind, counts in previous_marker.items()}
     outcomes = {}
     failures: list = []
+    warnings: list[dict] = []
     sources = {}
     with tempfile.TemporaryDirectory(prefix="tierflow-gx-") as workdir:
         for kind, mapping in channel.tables().items():
             try:
-                table = read_source_table(channel_name, channel, kind, period, ctx.s3)
+                table = read_source_table(
+                    channel_name, channel, kind, period, ctx.config.run.timezone, ctx.connections, ctx.s3
+                )
             except SourceMissing as missing:
                 raise ExtractError(
                     f"channel {channel_name}, {period}: {missing}. The month's {kind} drop has not arrived; "
@@ -73,7 +89,9 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
             if len(table.frame) == 0:
                 result = _empty_standardized(kind)
             else:
-                result = standardize(table, channel_name, kind, mapping, ctx.config.run.timezone)
+                result = standardize(
+                    table, channel_name, kind, mapping, ctx.config.run.timezone, channel.null_values
+                )
             # Erasure is its own step: erased people's rows leave before anything checks or keeps them.
             result, erased_rows[kind] = exclude_standardized(
                 ctx, erasure, table, result, kind, mapping, erased_records
@@ -96,12 +114,31 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
                 source_frame=table.frame,
                 context_dir=workdir,
                 build_docs=docs,
+                source_columns=mapping.columns,
+                delivered_elsewhere=delivered.elsewhere(period, mapping.redelivered)
+                if kind == "orders"
+                else None,
             )
             if erasure:
                 outcome.figures["erased"] = erased_rows[kind]
                 outcome.figures["rows_in"] += erased_rows[kind]
             outcomes[kind] = outcome
             failures += outcome.failures
+            if table.encoding and table.encoding != channel.encoding:
+                outcome.figures["encoding"] = table.encoding
+            if kind == "records":
+                quality = identifier_quality(outcome.accepted, mapping.columns, region)
+                outcome.figures["identifiers"] = quality
+                stops, raised = identifier_findings(
+                    quality,
+                    previous_marker.get("records", {}).get("identifiers"),
+                    channel=channel_name,
+                    period=period,
+                    where=f"channel {channel_name}, records of {period} ({table.source})",
+                    settings=settings,
+                )
+                failures += stops
+                warnings += raised
             _log_table(channel_name, period, kind, outcome.figures)
         empty = len(outcomes) == len(sources) and all(o.figures["rows_in"] == 0 for o in outcomes.values())
         if empty and not settings.allow_empty_channel:
@@ -127,6 +164,8 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
             log.error("extract %s %s: %s", channel_name, period, failure.message)
         raise_for_failures(failures)
 
+    for warning in warnings:
+        log.warning("extract %s %s: %s", channel_name, period, warning["message"])
     figures: dict[str, dict] = {}
     ctx.storage.delete(standardized_marker_key(period, channel_name))
     if erasure:
@@ -134,13 +173,22 @@ def _extract_month(ctx: RunContext, channel_name: str, period: str) -> tuple[dic
     for kind, outcome in outcomes.items():
         ctx.storage.write_parquet(standardized_key(period, channel_name, kind), outcome.accepted)
         ctx.storage.write_parquet(quarantine_key(period, "extract", channel_name, kind), outcome.quarantined)
+        ctx.storage.write_parquet(field_quarantine_key(period, "extract", channel_name, kind), outcome.fields)
         figures[kind] = outcome.figures
+    if warnings:
+        figures["records"]["warnings"] = warnings
     # The marker is an output like the tables: a rerun writes the same bytes, so no timings in it.
     marker = {
         kind: {k: v for k, v in counts.items() if k != "validation_seconds"}
         for kind, counts in figures.items()
     }
     ctx.storage.write_json(standardized_marker_key(period, channel_name), marker)
+    if "orders" in outcomes:
+        delivered.written(period, outcomes["orders"].accepted)
+        if channel.orders.redelivered == "update":
+            moved = delivered.supersede_earlier(period, outcomes["orders"].accepted)
+            if moved:
+                figures["orders"]["superseded_earlier"] = moved
     return figures, docs_uri
 
 
@@ -163,12 +211,12 @@ def _log_table(channel: str, period: str, kind: str, figures: dict) -> None:
     )
 
 
-def _previous_accepted(ctx: RunContext, channel_name: str, period: str) -> dict[str, int]:
-    """Last month's accepted rows per table, from its marker (empty when it was not extracted)."""
+def _previous_marker(ctx: RunContext, channel_name: str, period: str) -> dict[str, dict]:
+    """Last month's figures per table, from its marker (empty when it was not extracted)."""
     key = standardized_marker_key(previous_period(period), channel_name)
     if not ctx.storage.exists(key):
         return {}
-    return {kind: int(counts["accepted"]) for kind, counts in ctx.storage.read_json(key).items()}
+    return ctx.storage.read_json(key)
 
 
 def _empty_standardized(kind: str) -> Standardized:
@@ -186,11 +234,12 @@ def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
     """
     started = time.perf_counter()
     history: dict[str, object] = {}
+    delivered = DeliveredOrders(ctx, channel_name)
     for period in ctx.history_periods[:-1]:
         if ctx.storage.exists(standardized_marker_key(period, channel_name)):
             continue
         try:
-            history[period] = extract_channel_month(ctx, channel_name, period)
+            history[period] = extract_channel_month(ctx, channel_name, period, delivered)
         except ExtractError as error:
             if not isinstance(error.__cause__, SourceMissing):
                 raise
@@ -203,7 +252,7 @@ def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
             filled,
             len(history) - filled,
         )
-    month, docs_uri = _extract_month(ctx, channel_name, ctx.period)
+    month, docs_uri = _extract_month(ctx, channel_name, ctx.period, delivered)
     totals = {
         name: sum(counts.get(name, 0) for counts in month.values())
         for name in ("rows_in", "accepted", "quarantined", "erased")
@@ -225,4 +274,5 @@ def run_extract_channel(ctx: RunContext, channel_name: str) -> dict:
         "totals": totals,
         "history_months_filled": len(history),
         "data_docs": docs_uri,
+        "warnings": month.get("records", {}).get("warnings", []),
     }

@@ -86,6 +86,30 @@ class ErasureFilter:
                 )
         return erased | self.keys_mask(records) if remembered else erased
 
+    def text_mask(self, texts: pd.Series) -> np.ndarray:
+        """True for text (a quarantined row as the source wrote it) holding a requested identifier."""
+        import re
+
+        from tierlib.identity._regions import PHONE_REGIONS
+
+        forms = set(self.oneids) | {value for name, found in self.values.items() for value in found}
+        for phone in self.values.get("phone", ()):
+            digits = phone.lstrip("+")
+            forms.add(digits)
+            forms |= {
+                digits[len(r.country_code) :]
+                for r in PHONE_REGIONS.values()
+                if digits.startswith(r.country_code)
+            }
+        forms = sorted((form for form in forms if len(form) >= 4), key=len, reverse=True)
+        if not forms or not len(texts):
+            return np.zeros(len(texts), dtype=bool)
+        pattern = (
+            "(?:^|[^0-9A-Za-z])(?:" + "|".join(re.escape(form) for form in forms) + ")(?:$|[^0-9A-Za-z])"
+        )
+        found = texts.astype("string").str.contains(pattern, case=False, regex=True)
+        return found.fillna(False).to_numpy(dtype=bool)
+
     def keys_mask(self, frame: pd.DataFrame, also: set[tuple[str, str]] | None = None) -> np.ndarray:
         """True for rows whose ``(channel, record_id)`` is in the tombstone or in ``also``."""
         erased = np.zeros(len(frame), dtype=bool)

@@ -650,7 +650,7 @@ def _window_text(window: dict) -> str | None:
 
 def _quality(inputs: ReportInputs, draw) -> Section:
     title = "Data quality"
-    from tierlib.report._figures import intake_table, quarantine_counts
+    from tierlib.report._figures import cleared_fields, intake_table, quarantine_counts, source_warnings
 
     docs = ""
     if inputs.data_docs:
@@ -681,6 +681,16 @@ def _quality(inputs: ReportInputs, draw) -> Section:
             else ""
         )
         + "; quarantined rows never reach tiers or exports."
+    )
+    cleared = cleared_fields(inputs)
+    if cleared:
+        body += (
+            f'<p class="note">{fmt.count(cleared)} optional fields (a NULL discount, a 0000-00-00 birthday) '
+            "were cleared and their rows kept.</p>"
+        )
+    body += "".join(
+        f'<div class="warn">⚠ {escape(str(warning.get("message", warning)))}</div>'
+        for warning in source_warnings(inputs)
     )
     counts = quarantine_counts(quarantine) if quarantine is not None else pd.DataFrame()
     if not counts.empty:

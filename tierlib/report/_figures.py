@@ -366,6 +366,26 @@ def intake_table(inputs: ReportInputs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["channel", "rows_in", "accepted", "quarantined", "quarantined_share"])
 
 
+def source_warnings(inputs: ReportInputs) -> list[dict]:
+    """Warnings the extract stage raised for the month (identifier damage jumping), by channel."""
+    return [
+        warning
+        for _, figures in sorted(inputs.extract_figures.items())
+        for warning in figures.get("warnings") or []
+    ]
+
+
+def cleared_fields(inputs: ReportInputs) -> int:
+    """Optional fields the extract stage cleared this month (their rows kept)."""
+    return sum(
+        n
+        for figures in inputs.extract_figures.values()
+        for table in (figures.get("tables") or {}).values()
+        for reasons in (table.get("fields_cleared") or {}).values()
+        for n in reasons.values()
+    )
+
+
 def lift_rows(lift: dict) -> pd.DataFrame:
     """The lift report's rows, segments over all their channels first."""
     rows = pd.DataFrame(lift.get("rows") or [])

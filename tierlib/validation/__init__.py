@@ -20,6 +20,7 @@ Great Expectations is imported only when a validation runs (it costs about
 
 from tierlib.validation._datasets import DATASETS, validate_dataset
 from tierlib.validation._docs import data_docs_prefix, offline_page, publish_data_docs
+from tierlib.validation._identifiers import identifier_findings
 from tierlib.validation._outcome import Failure, ValidationOutcome, raise_for_failures
 from tierlib.validation._raw import raw_checks, validate_raw
 from tierlib.validation._schema import parse_drift_failures, source_schema_failures
@@ -32,6 +33,7 @@ __all__ = [
     "ValidationOutcome",
     "ValidationSettings",
     "data_docs_prefix",
+    "identifier_findings",
     "offline_page",
     "parse_drift_failures",
     "publish_data_docs",

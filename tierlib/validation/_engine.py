@@ -35,6 +35,8 @@ class Check:
     """The rule in plain words, for messages and quarantine details."""
     keep_first: tuple[str, ...] = ()
     """A uniqueness check over these columns: the first copy of a key is good, later ones fail."""
+    field_level: bool = False
+    """A check of an optional column: a failing value is cleared and counted, the row is kept."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -178,7 +180,7 @@ def row_verdicts(frame: pd.DataFrame, outcomes: Sequence[CheckOutcome]) -> RowVe
     claimed: dict[str, int] = {}
     for outcome in outcomes:
         check = outcome.check
-        if check.reason is None or outcome.critical or outcome.error or outcome.success:
+        if check.reason is None or check.field_level or outcome.critical or outcome.error or outcome.success:
             continue
         rows = np.unique(outcome.positions)
         if check.keep_first and len(rows):

@@ -40,6 +40,9 @@ class ValidationOutcome:
     figures: dict
     """JSON-able: rows_in, accepted, quarantined, quarantine_share, reasons, failed_checks, seconds."""
     checks: tuple[CheckOutcome, ...] = field(default=(), repr=False)
+    fields: pd.DataFrame | None = field(default=None, repr=False)
+    """Raw data: ``FIELD_QUARANTINE_COLUMNS`` rows, the optional fields of accepted rows that were
+    cleared (by standardization or a field-level check), with the value as written."""
 
     @property
     def ok(self) -> bool:

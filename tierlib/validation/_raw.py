@@ -16,7 +16,15 @@ import pandas as pd
 
 from tierlib.period import as_of as as_of_period
 from tierlib.period import period_end, period_start, previous_period
-from tierlib.schemas import FLOAT, STRING, TIME_COLUMN_BY_KIND, TIMESTAMP
+from tierlib.schemas import (
+    FIELD_QUARANTINE_COLUMNS,
+    FLOAT,
+    REQUIRED_COLUMNS_BY_KIND,
+    STRING,
+    TIME_COLUMN_BY_KIND,
+    TIMESTAMP,
+    empty_frame,
+)
 from tierlib.validation._engine import Check, row_verdicts, run_checks
 from tierlib.validation._outcome import (
     Failure,
@@ -105,6 +113,7 @@ def raw_checks(
                     {"column": column, "max_value": as_of, "strict_max": True},
                     reason="future_date",
                     rule=f"before the as-of {as_of:%Y-%m-%d %H:%M}",
+                    field_level=column not in REQUIRED_COLUMNS_BY_KIND[kind],
                 )
             )
     checks.append(
@@ -126,6 +135,7 @@ def raw_checks(
                     {"column": column, "min_value": 0},
                     reason="negative_amount",
                     rule="not below 0",
+                    field_level=column not in REQUIRED_COLUMNS_BY_KIND[kind],
                 )
             )
         checks.append(
@@ -188,6 +198,8 @@ def validate_raw(
     context_dir=None,
     build_docs: bool = True,
     stage: str = "extract",
+    source_columns: dict[str, str] | None = None,
+    delivered_elsewhere: pd.DataFrame | None = None,
 ) -> ValidationOutcome:
     """Validate one channel's standardized ``kind`` table for ``period`` and decide on it.
 
@@ -197,6 +209,15 @@ def validate_raw(
     quarantined rows' ``row_json``; without it the typed row is used.
     ``previous_rows``: last month's accepted rows of this table (None: no volume
     check).  Data Docs go to ``context_dir`` (a local folder) when ``build_docs``.
+    ``source_columns`` (standard -> source column) names the source column of cleared fields.
+    ``delivered_elsewhere`` (orders: ``order_id, period, reason``): order ids the channel
+    delivered in another month; a row passing every check that carries one is quarantined
+    with that row's reason (``duplicate_order_id`` for an earlier month, ``superseded_order``
+    for a later one that replaces it).
+
+    Field-level checks (optional columns: a birthday in the future, a negative discount)
+    clear the value instead of rejecting the row; the outcome's ``fields`` lists them with
+    standardization's cleared fields.
 
     The outcome's ``quarantined`` holds extract's and validation's rejects
     together, ordered by source row; ``figures`` reconcile
@@ -219,7 +240,12 @@ def validate_raw(
         docs_folder=context_dir,
     )
     verdicts = row_verdicts(frame, outcomes)
+    elsewhere_check = None
+    if delivered_elsewhere is not None and len(delivered_elsewhere) and len(frame):
+        elsewhere_check = _delivered_elsewhere(frame, verdicts, delivered_elsewhere)
+        checks = [*checks, elsewhere_check]
     failing = np.asarray(verdicts.failing, dtype=bool)
+    frame, cleared = _clear_fields(frame, outcomes, failing, source_columns or {}, channel, kind, stage)
     rows = frame.loc[failing]
     if source_frame is not None and len(rows):
         shown = source_frame.iloc[rows["source_row"].to_numpy()]
@@ -237,6 +263,7 @@ def validate_raw(
     )
     quarantined = _combine(extract_rejects, validation_rejects)
     accepted = frame.loc[~failing].reset_index(drop=True)
+    fields = _accepted_fields(standardized, cleared, accepted)
 
     rows_in = len(frame) + len(extract_rejects)
     where = f"channel {channel}, {kind} of {period} ({source})"
@@ -264,10 +291,135 @@ def validate_raw(
         "quarantine_share": round(len(quarantined) / rows_in, 6) if rows_in else 0.0,
         "reasons": {str(reason): int(count) for reason, count in reasons.items()},
         "failed_checks": check_figures(outcomes, verdicts),
+        "fields_cleared": _cleared_counts(fields),
         "previous_accepted": previous_rows,
         "validation_seconds": round(seconds, 3),
     }
-    return ValidationOutcome(f"raw.{kind}", accepted, quarantined, tuple(failures), figures, tuple(outcomes))
+    if elsewhere_check is not None and elsewhere_check.name in verdicts.claimed:
+        figures["failed_checks"][elsewhere_check.name] = {
+            "expectation": elsewhere_check.described,
+            "critical": False,
+            "unexpected": verdicts.claimed[elsewhere_check.name],
+            "quarantined": verdicts.claimed[elsewhere_check.name],
+            "fraction": round(verdicts.claimed[elsewhere_check.name] / len(frame), 6),
+            "reason": "duplicate_order_id / superseded_order",
+        }
+    failures += _cleared_share_failures(fields, cleared, len(frame), where, settings, channel, kind)
+    return ValidationOutcome(
+        f"raw.{kind}", accepted, quarantined, tuple(failures), figures, tuple(outcomes), fields
+    )
+
+
+ELSEWHERE_CHECK = "orders.order_id.not_delivered_before"
+
+
+def _delivered_elsewhere(frame: pd.DataFrame, verdicts, elsewhere: pd.DataFrame) -> Check:
+    """Mark passing rows whose order id the channel delivered in another month (in place on ``verdicts``)."""
+    first = elsewhere.drop_duplicates("order_id", keep="first").set_index("order_id")
+    ids = frame["order_id"].astype("string")
+    hit = ids.isin(first.index).fillna(False).to_numpy(dtype=bool) & ~np.asarray(verdicts.failing, dtype=bool)
+    check = Check(
+        ELSEWHERE_CHECK,
+        "OrderIdNotDeliveredInAnotherMonth",
+        {"column": "order_id"},
+        reason="duplicate_order_id",
+        rule="an order id the channel delivered in another month of the history window",
+    )
+    if not hit.any():
+        return check
+    rows = np.flatnonzero(hit)
+    found = first.loc[ids.iloc[rows].to_numpy()]
+    reasons = found["reason"].to_numpy(dtype=object)
+    words = np.where(reasons == "superseded_order", "re-delivered in", "first delivered in")
+    detail = [
+        f"{ELSEWHERE_CHECK}: order_id={order_id} {how} {period}"
+        for order_id, how, period in zip(ids.iloc[rows], words, found["period"], strict=True)
+    ]
+    verdicts.reason[rows] = reasons
+    verdicts.detail[rows] = detail
+    verdicts.check[rows] = ELSEWHERE_CHECK
+    verdicts.claimed[ELSEWHERE_CHECK] = len(rows)
+    return check
+
+
+def _clear_fields(frame, outcomes, failing, source_columns, channel, kind, stage):
+    """Optional values that failed a field-level check: cleared in a copy of ``frame``, and listed."""
+    parts = []
+    for outcome in outcomes:
+        check = outcome.check
+        if not check.field_level or outcome.success or outcome.error or not len(outcome.positions):
+            continue
+        rows = np.unique(outcome.positions)
+        rows = rows[~failing[rows]]
+        if not len(rows):
+            continue
+        column = check.columns[0]
+        if not parts:
+            frame = frame.copy()
+        written = frame[column].iloc[rows].astype("string")
+        parts.append(
+            pd.DataFrame(
+                {
+                    "stage": stage,
+                    "channel": channel,
+                    "kind": kind,
+                    "source_file": frame["source_file"].iloc[rows].to_numpy(dtype=object),
+                    "source_row": frame["source_row"].iloc[rows].to_numpy(),
+                    "column": column,
+                    "source_column": source_columns.get(column, column),
+                    "reason": check.reason,
+                    "value": written.to_numpy(),
+                }
+            )
+        )
+        position = frame.columns.get_loc(column)
+        frame.iloc[rows, position] = pd.NA if frame[column].dtype != TIMESTAMP else pd.NaT
+    if not parts:
+        return frame, empty_frame(FIELD_QUARANTINE_COLUMNS)
+    return frame, pd.concat(parts, ignore_index=True).astype(FIELD_QUARANTINE_COLUMNS)
+
+
+def _accepted_fields(standardized, cleared: pd.DataFrame, accepted: pd.DataFrame) -> pd.DataFrame:
+    """Cleared fields of the rows that were accepted in the end, by source row and column."""
+    parts = [
+        part for part in (getattr(standardized, "fields", None), cleared) if part is not None and len(part)
+    ]
+    if not parts:
+        return empty_frame(FIELD_QUARANTINE_COLUMNS)
+    fields = pd.concat(parts, ignore_index=True)
+    fields = fields[fields["source_row"].isin(accepted["source_row"])]
+    return fields.sort_values(["source_row", "column"], kind="stable").reset_index(drop=True)
+
+
+def _cleared_counts(fields: pd.DataFrame) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for (column, reason), n in fields.groupby(["column", "reason"], sort=True).size().items():
+        counts.setdefault(str(column), {})[str(reason)] = int(n)
+    return counts
+
+
+def _cleared_share_failures(fields, cleared, rows, where, settings, channel, kind) -> list[Failure]:
+    """A field-level check that clears most of a column: the column's meaning changed, not a few values."""
+    failures = []
+    if not rows or not len(cleared):
+        return failures
+    from tierlib.validation._schema import MIN_PARSE_FAILURES
+
+    for (column, reason), n in cleared.groupby(["column", "reason"]).size().items():
+        if n < MIN_PARSE_FAILURES or n / rows < settings.schema_parse_failure_share:
+            continue
+        examples = ", ".join(repr(v) for v in cleared.loc[cleared["column"] == column, "value"].head(2))
+        failures.append(
+            Failure(
+                f"{kind}.{column}.{reason}",
+                f"{where}: {n} of {rows} values of {column} ({n / rows:.0%}) fail as {reason}, e.g. "
+                f"{examples}: clearing them would empty the column. The export changed what the column "
+                f"means (a sign or a date convention): fix the export, or update "
+                f"channels.{channel}.{kind}.columns.{column}.",
+                observed=round(n / rows, 6),
+            )
+        )
+    return failures
 
 
 def quarantine_share_failure(

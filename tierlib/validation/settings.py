@@ -65,6 +65,45 @@ class VolumeSettings:
 
 
 @dataclass(frozen=True)
+class IdentifierChecks:
+    """How damaged a channel's identifiers may be (``tierlib.extract.identifiers``).
+
+    The damaged share of an identifier column is the share of its present values that
+    cannot link anyone for a reason other than masking (a phone in scientific notation,
+    a number of the wrong length).
+    """
+
+    max_damaged_share: float = 0.5
+    """Above this share of a column's values damaged, the month stops naming channel and column."""
+    warn_jump: float = 0.1
+    """A rise of the damaged share by this much against last month is a warning in the figures
+    and the report (0.05 -> 0.20 is a jump of 0.15)."""
+    min_present: int = 20
+    """Columns with fewer values than this are measured but neither warn nor stop."""
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """Per channel (``pos``) or column (``pos.phone``) overrides of ``max_damaged_share``."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("max_damaged_share", "warn_jump"):
+            if not 0 <= getattr(self, name) <= 1:
+                problems.append(f"identifiers.{name} must be in [0, 1], got {getattr(self, name)!r}")
+        for key, value in self.thresholds.items():
+            if not 0 <= value <= 1:
+                problems.append(f"identifiers.thresholds.{key} must be in [0, 1], got {value!r}")
+        if self.min_present < 0:
+            problems.append(f"identifiers.min_present must be >= 0, got {self.min_present!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def threshold_for(self, channel: str, column: str) -> float:
+        for key in (f"{channel}.{column}", channel):
+            if key in self.thresholds:
+                return float(self.thresholds[key])
+        return self.max_damaged_share
+
+
+@dataclass(frozen=True)
 class FeatureChecks:
     """What the features suite holds the features table to (columns as in docs/features.md)."""
 
@@ -126,6 +165,7 @@ class ValidationSettings:
     """Which validations get Data Docs pages: the run's own month only (history months filled
     on a first run are validated all the same, without pages: a page costs about a second),
     every month, or none."""
+    identifiers: IdentifierChecks = field(default_factory=IdentifierChecks)
     features: FeatureChecks = field(default_factory=FeatureChecks)
     scores: ScoreChecks = field(default_factory=ScoreChecks)
 
