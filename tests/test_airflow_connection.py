@@ -95,7 +95,7 @@ def test_source_drops_opt_out_lists_and_the_view_use_the_connection_and_its_boto
         format="csv",
         records=TableMapping(columns={"record_id": "user_id"}, file="members.csv"),
     )
-    table = read_source_table("app", channel, "records", "2026-10", ctx.s3)
+    table = read_source_table("app", channel, "records", "2026-10", s3=ctx.s3)
     assert list(table.frame["user_id"]) == ["u1"]
     assert (
         read_location(ctx, f"{s3_root}/lists/optouts.csv", "exports.suppression[0]", "needed")
