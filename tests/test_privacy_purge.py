@@ -194,3 +194,13 @@ def test_requests_from_a_sql_table(tmp_path):
     requests = read_requests(RunContext(config=config, storage=None, period="2026-10"))
     assert list(requests["request_id"]) == ["R9"] and requests.loc[0, "email"] == "a@b.cn"
     assert PrivacySettings().erasure_requests is None
+
+
+def test_a_malformed_row_of_an_erased_person_is_found_by_its_text():
+    requests = pd.DataFrame({"request_id": ["R1"], "requested_at": [None], "phone": ["+86 138 1234 5678"]})
+    requests = requests.reindex(
+        columns=["request_id", "requested_at", "phone", "email", "member_id", "unionid", "oneid"]
+    )
+    erasure = ErasureFilter.of(requests.astype("string"), Tombstone(), None, IdentitySettings())
+    rows = pd.Series(['{"line": "V9,13812345678,\\"broken"}', '{"line": "V8,13812345679,x"}', None])
+    assert list(erasure.text_mask(rows)) == [True, False, False]
