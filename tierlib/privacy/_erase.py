@@ -10,6 +10,7 @@ harmless: it finds nothing more to remove.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import re
@@ -140,8 +141,6 @@ def purge_storage(storage, matcher: Matcher) -> dict:
         storage.delete(success)  # the month is "not published" while its files change, never "half"
         for key, (entry, data) in rewritten.items():
             storage.write_bytes(key, data)
-            import hashlib
-
             entry["sha256"] = hashlib.sha256(data).hexdigest()
             entry["bytes"] = len(data)
             if isinstance(entry.get("rows"), int):
@@ -150,8 +149,6 @@ def purge_storage(storage, matcher: Matcher) -> dict:
         encoded = manifest_bytes(manifest)
         storage.write_bytes(manifest_key, encoded)
         if had_success:
-            import hashlib
-
             marker = {"files": len(manifest["files"]), "manifest_sha256": hashlib.sha256(encoded).hexdigest()}
             storage.write_bytes(success, manifest_bytes(marker))
         files["manifests_rehashed"] += 1
