@@ -28,7 +28,8 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 FIT_ADVICE = (
     "Check that frequency, recency and T share one time unit (weeks or days) and that T is the age "
     "since the first purchase; make sure the data holds repeat purchases (not only zero-frequency "
-    "customers); or refit with a small penalizer, e.g. BetaGeoModel(penalizer=0.001)."
+    "customers); use a longer history, so that drop-out can be told from a low purchase rate; or "
+    "refit with a small penalizer, e.g. BetaGeoModel(penalizer=0.001)."
 )
 
 
@@ -73,7 +74,13 @@ class BetaGeoModel:
         scale = 1.0 / age.max()
         objective = _objective(x, t_x * scale, age * scale, w, penalizer)
         theta = maximize_likelihood(
-            objective, np.zeros(4), model="BG/NBD", names=PARAM_NAMES, advice=FIT_ADVICE
+            objective,
+            np.zeros(4),
+            model="BG/NBD",
+            names=PARAM_NAMES,
+            advice=FIT_ADVICE,
+            n_observations=w.sum(),
+            penalized=penalizer > 0,
         )
         r, alpha, a, b = np.exp(theta)
         self.params_ = {"r": float(r), "alpha": float(alpha / scale), "a": float(a), "b": float(b)}
