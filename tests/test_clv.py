@@ -13,6 +13,7 @@ import pytest
 from tierlib.clv import (
     BetaGeoModel,
     GammaGammaModel,
+    NoDropoutModel,
     backtest,
     calibration_holdout_split,
     customer_lifetime_value,
@@ -350,6 +351,27 @@ def test_drop_out_indistinguishable_from_a_low_rate_raises_instead_of_returning_
     assert "longer history" in str(error.value)
     penalized = BetaGeoModel(penalizer=0.01).fit(data["frequency"], data["recency"], data["T"])
     assert all(0.001 < value < 1000 for value in penalized.params_.values())
+
+
+def test_no_dropout_model_is_the_bgnbd_limit_without_drop_out():
+    ages = np.random.default_rng(5).uniform(2, 8, 3000)
+    data = simulate_bgnbd_summary(ages, **TRUE_BGNBD, seed=6)
+    args = (data["frequency"], data["recency"], data["T"])
+    nbd = NoDropoutModel().fit(*args)
+    limit = model_with(**nbd.params_, a=1e-12, b=1.0)
+    # BG/NBD at a -> 0 (drop-out probability 0) has the same likelihood and forecasts
+    np.testing.assert_allclose(nbd.log_likelihood(*args), limit.log_likelihood(*args), rtol=1e-9)
+    assert nbd.log_likelihood_ == pytest.approx(nbd.log_likelihood(*args).sum())
+    np.testing.assert_allclose(
+        nbd.expected_purchases(13, *args), limit.expected_purchases(13, *args), rtol=1e-6
+    )
+    assert (nbd.probability_alive(*args) == 1).all()
+    # and it is the maximum: moving either parameter lowers the likelihood
+    for name in ("r", "alpha"):
+        for factor in (0.99, 1.01):
+            moved = NoDropoutModel()
+            moved.params_ = dict(nbd.params_, **{name: nbd.params_[name] * factor})
+            assert moved.log_likelihood(*args).sum() < nbd.log_likelihood_
 
 
 def test_identical_spend_for_everyone_raises_a_gamma_gamma_fit_error():

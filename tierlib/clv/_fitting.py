@@ -92,6 +92,43 @@ def first_violation(mask: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def check_rfm(frequency, recency, T, *, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated float arrays of one (frequency, recency, T) history per customer."""
+    x = as_float_array(frequency, "frequency")
+    t_x = as_float_array(recency, "recency")
+    age = as_float_array(T, "T")
+    n = check_same_length(frequency=x, recency=t_x, T=age)
+    if n == 0:
+        raise InputError("no customers: frequency, recency and T are empty.")
+    checks = {
+        "frequency is negative or not a whole number": (x < 0) | (x != np.round(x)),
+        "recency is negative": t_x < 0,
+        "recency is larger than T": t_x > age,
+        "T is negative": age < 0,
+    }
+    problems = [
+        f"{what} (first at position {pos})"
+        for what, mask in checks.items()
+        if (pos := first_violation(mask)) is not None
+    ]
+    if problems:
+        raise InputError(
+            f"{model} inputs are inconsistent: "
+            + "; ".join(problems)
+            + ". frequency counts repeat purchase periods, recency is the age at the last purchase, "
+            "T the age at the end of observation, all in one time unit."
+        )
+    return x, t_x, age
+
+
+def collapse_patterns(x, t_x, age, w):
+    """Distinct (x, t_x, T) rows with summed weights: the likelihood only depends on these."""
+    (xs, ts, ages), inverse = unique_rows(x, t_x, age)
+    counts = np.bincount(inverse, weights=w, minlength=len(xs))
+    keep = counts > 0
+    return xs[keep], ts[keep], ages[keep], counts[keep]
+
+
 def maximize_likelihood(
     objective: Objective,
     start: np.ndarray,
