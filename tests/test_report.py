@@ -11,7 +11,7 @@ import pytest
 
 from tierlib.config import load_config, parse_config
 from tierlib.errors import ConfigError
-from tierlib.report import SECTION_IDS, ReportInputs, ReportSettings, TierInfo, build_report
+from tierlib.report import SECTION_IDS, DataDocsLink, ReportInputs, ReportSettings, TierInfo, build_report
 from tierlib.report import _figures as figures
 from tierlib.report import _fonts as fonts
 from tierlib.report._figures import RFM_CELLS, headline, main_flows, tier_table, top_share_of_revenue
@@ -383,6 +383,53 @@ def test_report_without_inputs_says_what_is_missing_and_does_not_fail():
     assert "run the tiers stage" in _section(report.html, "tiers")
     assert "CLV baseline in use: no approved model yet" in _section(report.html, "model")
     assert set(report.charts) == {"headline"}
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+"""Markup where the report shows names it does not choose: tier labels, channels, segments, versions."""
+
+
+def test_names_from_config_and_data_are_shown_as_text_never_as_markup():
+    inputs = full_inputs()
+    tiers = tuple(TierInfo(info.tier, f"{info.label} {HOSTILE}", info.value_rank) for info in TIERS)
+    lift = {**LIFT, "rows": [{**row, "segment": f"vip{HOSTILE}", "channel": HOSTILE} for row in LIFT["rows"]]}
+    alerts = inputs.alerts.assign(oneid=f"P{HOSTILE}")
+    quarantine = inputs.quarantine.assign(channel=HOSTILE)
+    hostile = ReportInputs(
+        **{
+            **inputs.__dict__,
+            "tiers_config": tiers,
+            "lift": lift,
+            "alerts": alerts,
+            "quarantine": quarantine,
+            "extract_figures": {HOSTILE: {"totals": {"rows_in": 10, "accepted": 9, "quarantined": 1}}},
+            "alerts_summary": {**inputs.alerts_summary, "warnings": [{"message": HOSTILE}]},
+            "approved_model": {"version": f'm1"{HOSTILE}', "from_period": HOSTILE},
+            "data_docs": (DataDocsLink(HOSTILE, '../../quality/x" onclick="alert(1)'),),
+            "notes": {"tiers": HOSTILE},
+        }
+    )
+    html = build_report(hostile, ReportSettings(dpi=60)).html
+
+    from html.parser import HTMLParser
+
+    class Elements(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attributes = set(), set()
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.attributes.update(name for name, _ in attrs)
+
+    parsed = Elements()
+    parsed.feed(html)
+    assert "script" not in parsed.tags
+    assert not {name for name in parsed.attributes if name.startswith("on")}
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    for section in ("glance", "tiers", "alerts", "model", "quality", "lift"):
+        assert escaped in _section(html, section), section
+    assert 'href="../../quality/x&#34; onclick=&#34;alert(1)"' in _section(html, "quality")
 
 
 # -- fonts ----------------------------------------------------------------------------------

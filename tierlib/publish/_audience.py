@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
-from tierlib.publish._contacts import Contacts, consenting_members, latest_assignment, reachable_values
-from tierlib.publish._frames import arrow_text
-from tierlib.publish._settings import CUSTOMER_MATCH_CONSENT, ExportChannel
+from tierlib.publish._contacts import (
+    Contacts,
+    consenting_in,
+    consenting_members,
+    latest_assignment,
+    reachable_candidates,
+    reachable_values,
+)
+from tierlib.publish._frames import arrow_text, first_of_runs
+from tierlib.publish._identifiers import IDENTIFIER_RULES, MISSING, identifier_values
+from tierlib.publish._settings import AD_PLATFORM_KINDS, CUSTOMER_MATCH_CONSENT, ExportChannel
 
 _SOURCE_OF = {"sms": "phone", "email": "email", "wechat": "openid", "push": "device_id"}
 
@@ -39,6 +48,7 @@ class AudienceBuilder:
         self.blocked = blocked
         self._values: dict[tuple, pd.DataFrame] = {}
         self._hashes: dict[tuple, pd.Series] = {}
+        self._platform: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
 
     def values(self, value: str, flag: str, record_channels: tuple[str, ...]) -> pd.DataFrame:
         key = (value, flag, record_channels)
@@ -60,6 +70,49 @@ class AudienceBuilder:
             self._hashes[key] = sha256_hex(text)
         return pd.DataFrame({"member": found["member"], f"hashed_{value}": self._hashes[key]})
 
+    def platform_identifiers(self, channel: ExportChannel) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(audience, rejected)`` of an ad platform channel.
+
+        ``audience``: ``member`` and the channel's one hashed column, from the member's best
+        consenting value that the platform takes.  ``rejected``: ``member``, ``reason`` for
+        members who consent but whose every value would be rejected (the reason of the best
+        one), or who have no value at all (``missing_identifier``).
+        """
+        column = channel.export_columns[0]
+        key = (column, channel.consent_flag, channel.record_channels)
+        if key not in self._platform:
+            rule = IDENTIFIER_RULES[column]
+            candidates = reachable_candidates(
+                self.contacts,
+                rule.source,
+                channel.consent_flag,
+                blocked_values=self.blocked.get(rule.source, frozenset()),
+                record_channels=channel.record_channels,
+            )
+            hashed, reasons = identifier_values(rule, candidates["value"])
+            member = candidates["member"].to_numpy()
+            valid = hashed.notna().to_numpy()
+            chosen = np.flatnonzero(valid)[first_of_runs(member[valid])]
+            audience = pd.DataFrame({"member": member[chosen], column: hashed.iloc[chosen].to_numpy()})
+            audience[column] = audience[column].astype("string")
+            reachable = self.contacts.members.mask(member[chosen])
+            best = np.flatnonzero(first_of_runs(member))
+            best = best[~reachable[member[best]]]
+            consenting = consenting_in(self.contacts, channel.consent_flag, channel.record_channels)
+            with_value = self.contacts.members.mask(member)
+            missing = np.flatnonzero(consenting & ~with_value)
+            rejected = pd.DataFrame(
+                {
+                    "member": np.concatenate([member[best], missing]).astype(np.int64),
+                    "reason": pd.array(
+                        [*reasons.iloc[best].tolist(), *([MISSING] * len(missing))], dtype="string"
+                    ),
+                }
+            )
+            rejected = rejected.sort_values("member", kind="stable").reset_index(drop=True)
+            self._platform[key] = (audience, rejected)
+        return self._platform[key]
+
     def audience(self, channel: ExportChannel) -> pd.DataFrame:
         """Members who may receive ``channel``: ``member`` (code) plus the channel's export columns.
 
@@ -67,6 +120,8 @@ class AudienceBuilder:
         column is filled in by the caller, which knows the oneids.
         """
         columns = channel.export_columns
+        if channel.kind in AD_PLATFORM_KINDS:
+            return self.platform_identifiers(channel)[0]
         if channel.kind in _SOURCE_OF:
             found = self.values(_SOURCE_OF[channel.kind], channel.consent_flag, channel.record_channels)
             return found.rename(columns={"value": columns[0]})

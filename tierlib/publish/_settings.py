@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-ExportKind = Literal["sms", "email", "wechat", "push", "customer_match", "crm"]
+from tierlib.publish._identifiers import IDENTIFIER_RULES
+
+ExportKind = Literal["sms", "email", "wechat", "push", "customer_match", "crm", "tencent_ads", "ocean_engine"]
 
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "sms": ("phone",),
@@ -21,6 +23,8 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "push": ("device_token",),
     "customer_match": ("hashed_email", "hashed_phone"),
     "crm": ("oneid", "store_id", "guide_id"),
+    "tencent_ads": ("hash_mobile_phone", "hash_imei", "hash_idfa", "hash_oaid"),
+    "ocean_engine": ("mobile_sha256", "imei_md5", "idfa_md5", "oaid_md5"),
 }
 """Every column an export of each kind may carry; a channel lists the ones it needs."""
 
@@ -32,6 +36,12 @@ DEFAULT_CONSENT: dict[str, str] = {
     "crm": "consent_sms",
 }
 """The consent flag that guards each kind unless the channel names another one."""
+
+AD_PLATFORM_KINDS = ("tencent_ads", "ocean_engine")
+"""Kinds whose files carry one hashed identifier type each (tierlib.publish._identifiers)."""
+
+UPLOAD_LIMIT_BYTES = {"tencent_ads": 100 * 1024 * 1024, "ocean_engine": 100 * 1024 * 1024}
+"""Largest upload archive of each platform kind (Tencent: a zip of at most 100M; docs/publish.md)."""
 
 CUSTOMER_MATCH_CONSENT = {"hashed_email": "consent_email", "hashed_phone": "consent_sms"}
 """Customer-match identifiers are each guarded by the flag of their own contact point."""
@@ -58,6 +68,8 @@ class ExportChannel:
     record_channels: tuple[str, ...] = ()
     platform: Literal["google", "meta"] | None = None
     max_segments_per_member: int | None = None
+    max_upload_bytes: int | None = None
+    """Ad platform kinds: split the upload into archives of at most this size (default: the platform's)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -83,6 +95,19 @@ class ExportChannel:
                 )
         elif self.platform is not None:
             problems.append(f"'platform' applies to customer_match exports only, not {self.kind}")
+        if self.kind in AD_PLATFORM_KINDS and len(self.columns) != 1:
+            problems.append(
+                f"a {self.kind} file carries one identifier type: list exactly one of "
+                f"{list(allowed)} in 'columns' (one export channel per identifier type)"
+            )
+        if self.max_upload_bytes is not None:
+            if self.kind not in AD_PLATFORM_KINDS:
+                problems.append(f"'max_upload_bytes' applies to {list(AD_PLATFORM_KINDS)} exports only")
+            elif not 1024 <= self.max_upload_bytes <= UPLOAD_LIMIT_BYTES[self.kind]:
+                problems.append(
+                    f"max_upload_bytes must be from 1024 to the platform's limit "
+                    f"{UPLOAD_LIMIT_BYTES[self.kind]}, got {self.max_upload_bytes}"
+                )
         if self.max_segments_per_member is not None and self.max_segments_per_member < 1:
             problems.append(f"max_segments_per_member must be at least 1, got {self.max_segments_per_member}")
         if problems:
@@ -99,7 +124,16 @@ class ExportChannel:
         """The one flag guarding this channel (None for customer match, guarded per identifier)."""
         if self.kind == "customer_match":
             return None
+        if self.kind in AD_PLATFORM_KINDS:
+            return self.consent or IDENTIFIER_RULES[self.export_columns[0]].default_consent
         return self.consent or DEFAULT_CONSENT[self.kind]
+
+    @property
+    def upload_limit(self) -> int | None:
+        """Largest upload archive in bytes (ad platform kinds), else None."""
+        if self.kind not in AD_PLATFORM_KINDS:
+            return None
+        return self.max_upload_bytes or UPLOAD_LIMIT_BYTES[self.kind]
 
 
 @dataclass(frozen=True)
