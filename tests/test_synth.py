@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -193,7 +194,7 @@ class Dataset:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Dataset:
     root = str(tmp_path_factory.mktemp("synth") / "data")
-    generate(SynthSettings(members=3_000, months=MONTHS, start=START, seed=5), root)
+    generate(SynthSettings(members=3_000, months=MONTHS, start=START, seed=5, unlinked_records=True), root)
     return Dataset(root)
 
 
@@ -671,3 +672,25 @@ def test_records_without_shared_strong_identifiers_carry_the_evidence_to_link_th
         assert _one_edit_apart(email.split("@")[0], row["email"].split("@")[0])
         assert row["name"] and row["city"] and row["birth_date"] is not None
     assert typos < len(case_rows["walk_in"]) / 3
+
+
+def test_unlinked_records_leave_every_other_row_as_it_was(tmp_path):
+    settings = SynthSettings(members=600, months=2, start="2024-05", seed=3)
+    plain, extended = tmp_path / "plain", tmp_path / "extended"
+    generate(settings, str(plain))
+    generate(dataclasses.replace(settings, unlinked_records=True), str(extended))
+    before, after = _files(str(plain)), _files(str(extended))
+    assert set(before) == set(after)
+    cases = pq.read_table(extended / "_truth" / "record_person.parquet").to_pylist()
+    added = {r["record_id"] for r in cases if r["case"]}
+    assert added and all(
+        not r["case"] for r in pq.read_table(plain / "_truth" / "record_person.parquet").to_pylist()
+    )
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed and all(name.startswith("_truth/") or "/members." in name for name in changed), changed
+    for name in sorted(changed - {n for n in changed if n.startswith("_truth/")}):
+        old_rows = read_rows(str(plain / name))
+        new_rows = read_rows(str(extended / name))
+        key = next(iter(new_rows[0]))
+        assert [r for r in new_rows if r[key] not in added] == old_rows, name
+        assert len(new_rows) > len(old_rows)

@@ -103,9 +103,10 @@ def generate(
             # After orders and events: the new records place none, and draw from their own stream.
             names = people.names()
             ordinary = (records, versions)
-            records, versions = add_unlinked_records(
-                people, names, records, versions, bounds, streams["unlinked"]
-            )
+            if settings.unlinked_records:
+                records, versions = add_unlinked_records(
+                    people, names, records, versions, bounds, streams["unlinked"]
+                )
             world = World(people, records, versions, orders, events, bounds, names)
             tasks = [(channel, table) for channel in CHANNELS for table in TABLES[channel]]
             seeds = streams["tables"].integers(0, 2**63, size=(len(tasks), 2))
@@ -195,7 +196,7 @@ def _write_truth(people, records, ordinary, churned_at, temp_dir, rng) -> dict:
         handle.write(optouts_csv(people, rng))
     figures = linkability(people, *ordinary)
     for code, name in enumerate(CASES[1:], 1):
-        figures[f"records_{name}"] = int((records.case == code).sum())
+        figures[f"records_{name}"] = 0 if records.case is None else int((records.case == code).sum())
     return figures
 
 
