@@ -56,17 +56,13 @@ _RETRAIN = re.compile(r"^models/retrains/period=(\d{4}-\d{2})/decision\.json$")
 _DATA_DOCS = re.compile(r"data_docs/stage=([^/]+)/(?:channel=([^/]+)/)?index\.html$")
 
 
-def report_settings(ctx: RunContext) -> ReportSettings:
-    return ctx.config.stages.get(SECTION) or ReportSettings()
-
-
 def run_report(ctx: RunContext) -> dict:
     from tierlib.report import build_report
 
     started = time.perf_counter()
     inputs = gather_inputs(ctx)
     seconds_reading = time.perf_counter() - started
-    report = build_report(inputs, report_settings(ctx))
+    report = build_report(inputs, ReportSettings.of(ctx.config))
     keys = write_report(ctx.storage, report)
     missing = sorted(name for name, status in report.sections.items() if status != "ok")
     log.info(
