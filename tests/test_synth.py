@@ -57,7 +57,8 @@ SOURCE_COLUMNS = {
     ("member_center", "members"): "member_id phone email unionid name birth_date city register_at updated_at"
     " consent_sms consent_email consent_push",
     ("member_center", "events"): "member_id event_type ts",
-    ("guide", "members"): "customer_id guide_id store_id mobile wechat_unionid name added_at updated_at",
+    ("guide", "members"): "customer_id guide_id store_id mobile wechat_unionid external_userid name added_at"
+    " updated_at",
     ("guide", "events"): "customer_id action time",
 }
 EXT = {

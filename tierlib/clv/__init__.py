@@ -1,4 +1,5 @@
-"""Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, and their discounted sum.
+"""Customer lifetime value: purchase models (BG/NBD, its no-drop-out limit NBD), Gamma-Gamma
+spend, and their discounted sum.
 
 The models follow scikit-learn's conventions: keyword-only parameters, ``fit``
 returns the model, fitted state ends in ``_``.
@@ -6,6 +7,7 @@ returns the model, fitted state ends in ``_``.
 
 from tierlib.clv._bgnbd import BetaGeoModel
 from tierlib.clv._gamma_gamma import GammaGammaModel
+from tierlib.clv._nbd import NoDropoutModel
 from tierlib.clv._simulate import simulate_average_spend, simulate_bgnbd_summary, simulate_transactions
 from tierlib.clv._summary import backtest, calibration_holdout_split, summarize_transactions
 from tierlib.clv._value import customer_lifetime_value, periods_per_month
@@ -13,6 +15,7 @@ from tierlib.clv._value import customer_lifetime_value, periods_per_month
 __all__ = [
     "BetaGeoModel",
     "GammaGammaModel",
+    "NoDropoutModel",
     "backtest",
     "calibration_holdout_split",
     "customer_lifetime_value",

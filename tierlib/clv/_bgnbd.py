@@ -11,28 +11,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, hyp2f1
 
-from tierlib.clv._fitting import (
-    as_float_array,
-    check_penalizer,
-    check_same_length,
-    check_weights,
-    factorize_sorted,
-    first_violation,
-    maximize_likelihood,
-    unique_rows,
-)
-from tierlib.errors import InputError, ModelFitError
+from tierlib.clv._fitting import factorize_sorted
+from tierlib.clv._purchase import PurchaseModel
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
 
-FIT_ADVICE = (
-    "Check that frequency, recency and T share one time unit (weeks or days) and that T is the age "
-    "since the first purchase; make sure the data holds repeat purchases (not only zero-frequency "
-    "customers); or refit with a small penalizer, e.g. BetaGeoModel(penalizer=0.001)."
-)
 
-
-class BetaGeoModel:
+class BetaGeoModel(PurchaseModel):
     """BG/NBD model fitted by exact maximum likelihood.
 
     Parameters
@@ -50,100 +35,27 @@ class BetaGeoModel:
         customers, not a mean; the penalty is not included).
     n_customers_: number of customers (sum of weights) fitted.
     n_patterns_: number of distinct (frequency, recency, T) rows the fit ran on.
+
+    ``probability_alive`` is 1 for customers without a repeat purchase (BG/NBD
+    customers drop out only right after a purchase); ``expected_purchases`` is
+    equation (10) of FHL 2005.
     """
 
-    def __init__(self, *, penalizer: float = 0.0):
-        self.penalizer = penalizer
+    model_name = "BG/NBD"
+    param_names = PARAM_NAMES
+    time_params = ("alpha",)
 
-    def fit(self, frequency, recency, T, weights=None) -> BetaGeoModel:
-        penalizer = check_penalizer(self.penalizer)
-        x, t_x, age = _check_rfm(frequency, recency, T)
-        w = check_weights(weights, len(x))
-        if not np.any((x > 0) & (w > 0)):
-            raise ModelFitError(
-                "BG/NBD fit is impossible: no customer has a repeat purchase (every frequency is 0), so "
-                "purchase and drop-out rates cannot be told apart. Use a longer observation window or "
-                "check that frequency counts repeat purchase periods."
-            )
-        x, t_x, age, w = _collapse_patterns(x, t_x, age, w)
-        if age.max() <= 0:
-            raise ModelFitError("BG/NBD fit is impossible: every customer has T = 0. " + FIT_ADVICE)
-        # Time is rescaled so the oldest customer has T = 1: it keeps α near 1 for the
-        # optimiser and makes the penalty mean the same as lifetimes' penalizer_coef.
-        scale = 1.0 / age.max()
-        objective = _objective(x, t_x * scale, age * scale, w, penalizer)
-        theta = maximize_likelihood(
-            objective, np.zeros(4), model="BG/NBD", names=PARAM_NAMES, advice=FIT_ADVICE
-        )
-        r, alpha, a, b = np.exp(theta)
-        self.params_ = {"r": float(r), "alpha": float(alpha / scale), "a": float(a), "b": float(b)}
-        self.log_likelihood_ = float((w * _log_likelihood(self.params_, x, t_x, age)).sum())
-        self.n_customers_ = float(w.sum())
-        self.n_patterns_ = len(x)
-        return self
+    def _objective(self, x, t_x, age, w, penalizer):
+        return _objective(x, t_x, age, w, penalizer)
 
-    def log_likelihood(self, frequency, recency, T) -> np.ndarray:
-        """Log-likelihood of each customer's (frequency, recency, T) at the fitted parameters."""
-        x, t_x, age = _check_rfm(frequency, recency, T)
-        return _log_likelihood(self._fitted_params(), x, t_x, age)
+    def _log_likelihood(self, params, x, t_x, age):
+        return _log_likelihood(params, x, t_x, age)
 
-    def probability_alive(self, frequency, recency, T) -> np.ndarray:
-        """P(customer is still alive at T | x, t_x, T); 1 for customers with no repeat purchase."""
-        x, t_x, age = _check_rfm(frequency, recency, T)
-        return np.exp(_log_probability_alive(self._fitted_params(), x, t_x, age))
+    def _log_probability_alive(self, params, x, t_x, age):
+        return _log_probability_alive(params, x, t_x, age)
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
-        """E[number of purchases in (T, T + t] | x, t_x, T]: equation (10) of FHL 2005.
-
-        ``t`` is a scalar or an array of one value per customer, in the fitting time unit.
-        """
-        x, t_x, age = _check_rfm(frequency, recency, T)
-        horizon = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
-        if np.any(~np.isfinite(horizon) | (horizon < 0)):
-            raise InputError("t must be a finite number of time units >= 0.")
-        (u_t, u_x, u_tx, u_age), inverse = unique_rows(horizon, x, t_x, age)
-        return _expected_purchases(self._fitted_params(), u_t, u_x, u_tx, u_age)[inverse]
-
-    def _fitted_params(self) -> dict[str, float]:
-        if not hasattr(self, "params_"):
-            raise ModelFitError("this BetaGeoModel is not fitted yet: call fit(frequency, recency, T) first.")
-        return self.params_
-
-
-def _check_rfm(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = as_float_array(frequency, "frequency")
-    t_x = as_float_array(recency, "recency")
-    age = as_float_array(T, "T")
-    n = check_same_length(frequency=x, recency=t_x, T=age)
-    if n == 0:
-        raise InputError("no customers: frequency, recency and T are empty.")
-    checks = {
-        "frequency is negative or not a whole number": (x < 0) | (x != np.round(x)),
-        "recency is negative": t_x < 0,
-        "recency is larger than T": t_x > age,
-        "T is negative": age < 0,
-    }
-    problems = [
-        f"{what} (first at position {pos})"
-        for what, mask in checks.items()
-        if (pos := first_violation(mask)) is not None
-    ]
-    if problems:
-        raise InputError(
-            "BG/NBD inputs are inconsistent: "
-            + "; ".join(problems)
-            + ". frequency counts repeat purchase periods, recency is the age at the last purchase, "
-            "T the age at the end of observation, all in one time unit."
-        )
-    return x, t_x, age
-
-
-def _collapse_patterns(x, t_x, age, w):
-    """Distinct (x, t_x, T) rows with summed weights: the likelihood only depends on these."""
-    (xs, ts, ages), inverse = unique_rows(x, t_x, age)
-    counts = np.bincount(inverse, weights=w, minlength=len(xs))
-    keep = counts > 0
-    return xs[keep], ts[keep], ages[keep], counts[keep]
+    def _expected_purchases(self, params, t, x, t_x, age):
+        return _expected_purchases(params, t, x, t_x, age)
 
 
 def _objective(x, t_x, age, w, penalizer):
@@ -244,6 +156,4 @@ def _expected_purchases(params, t, x, t_x, age):
     hyper = hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     survival = np.exp((a - 1) * np.log1p(-z)) * hyper
     unconditional = (a + b + x - 1) / (a - 1) * (1.0 - survival)
-    with np.errstate(invalid="ignore"):
-        expected = unconditional * np.exp(_log_probability_alive(params, x, t_x, age))
-    return np.where(t == 0, 0.0, expected)
+    return unconditional * np.exp(_log_probability_alive(params, x, t_x, age))

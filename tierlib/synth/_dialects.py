@@ -6,6 +6,7 @@ a connector config maps these names back onto ``tierlib.schemas`` later.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -56,6 +57,8 @@ TABLES = {
 }
 BIRTHDAY_KNOWN_SHARE = 0.8
 SIR_MADAM_SHARE = 0.3
+WECOM_ADDED_SHARE = 0.7
+"""Share of guide-channel customers who added their guide on WeCom (and so have an external id)."""
 
 
 @dataclass
@@ -203,6 +206,7 @@ def _member_table(world: World, code: int, rows: np.ndarray, rec: np.ndarray) ->
         Column("store_id", "str", store_codes(store)),
         Column("mobile", "str", phone),
         Column("wechat_unionid", "str", _unionids(people, records, rec)),
+        Column("external_userid", "str", _external_userids(rec)),
         Column("name", "text", guide_name),
         Column("added_at", "time", created, "iso"),
         Column("updated_at", "time", updated, "iso"),
@@ -402,6 +406,19 @@ def _emails(people: People, records: Records, rec: np.ndarray, code: int) -> pa.
 def _unionids(people: People, records: Records, rec: np.ndarray) -> pa.Array:
     values = people.unionid.take(pa.array(records.person[rec]))
     return pc.if_else(pa.array(records.has_unionid[rec]), values, pa.scalar(None, pa.string()))
+
+
+def _external_userids(rec: np.ndarray) -> pa.Array:
+    """WeCom external contact ids (``wm`` + 30 characters) of the customers who added their guide.
+
+    Fixed per record, so every version agrees; the rest have not added the guide on WeCom yet.
+    """
+    added = _record_share(rec, WECOM_ADDED_SHARE)
+    values = [
+        "wm" + hashlib.blake2b(b"wecom-external:%d" % record, digest_size=15).hexdigest() if on else None
+        for record, on in zip(np.asarray(rec, dtype=np.int64).tolist(), added.tolist(), strict=True)
+    ]
+    return pa.array(values, type=pa.string())
 
 
 def store_codes(store: np.ndarray) -> pa.Array:
