@@ -1,4 +1,4 @@
-"""How long GX validation takes: raw orders, events and records tables, and a features table.
+"""How long GX validation takes: raw orders, events and records; features, scores and tiers tables.
 
     .venv/bin/python bench/validation.py --rows 1000000
 
@@ -108,14 +108,52 @@ def records(rng, n: int) -> pd.DataFrame:
 
 
 def features(rng, n: int) -> pd.DataFrame:
+    """The feature table's checked columns, in the dtypes the features stage writes (int8 scores)."""
+    stages = np.array(["new", "active", "silent", "churned", "reactivated"])
+    frequency = rng.poisson(2.0, n)
     return pd.DataFrame(
         {
-            "oneid": pd.array(np.char.add("P", np.arange(n).astype(str)), dtype="string"),
+            "oneid": oneids(n),
+            "frequency": frequency,
+            "monetary": rng.gamma(2.0, 200.0, n).round(2) * (frequency > 0),
+            "rfm_score": rng.integers(3, 16, n).astype("int8"),
+            "channel_count": rng.integers(1, 4, n),
             "tenure_days": rng.integers(0, 2000, n).astype(float),
-            "r_score": rng.integers(1, 6, n),
-            "f_score": rng.integers(1, 6, n),
-            "m_score": rng.integers(1, 6, n),
+            "r_score": rng.integers(1, 6, n).astype("int8"),
+            "f_score": rng.integers(1, 6, n).astype("int8"),
+            "m_score": rng.integers(1, 6, n).astype("int8"),
+            "probability_alive": rng.random(n),
+            "lifecycle_stage": pd.array(stages[rng.integers(0, 5, n)], dtype="string"),
         }
+    )
+
+
+def oneids(n: int) -> pd.array:
+    return pd.array(np.char.add("P", np.arange(n).astype(str)), dtype="string")
+
+
+def scores(rng, n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "oneid": oneids(n),
+            "predicted_value_90d": rng.gamma(1.0, 100.0, n),
+            "churn_probability": rng.random(n),
+            "model_version": pd.array(["2026-09-0123456789"] * n, dtype="string"),
+        }
+    )
+
+
+TIERS = ("vip", "high_value", "potential", "regular", "dormant")
+
+
+def tiers(rng, n: int) -> pd.DataFrame:
+    return (
+        scores(rng, n)
+        .drop(columns="model_version")
+        .assign(
+            tier=pd.array(np.array(TIERS)[rng.integers(0, len(TIERS), n)], dtype="string"),
+            vip=rng.random(n) < 0.2,
+        )
     )
 
 
@@ -162,12 +200,19 @@ def main() -> None:
                 table, channel="pos", kind=kind, period=PERIOD, settings=settings, build_docs=args.docs
             ),
         )
-    table = features(rng, n)
-    timed(
-        "features",
-        n,
-        lambda: validate_dataset("features", table, period=PERIOD, settings=settings, build_docs=args.docs),
-    )
+    for name, make, extra in (
+        ("features", features, {"expected_rows": n}),
+        ("scores", scores, {}),
+        ("tiers", tiers, {"allowed_tiers": TIERS}),
+    ):
+        table = make(rng, n)
+        timed(
+            name,
+            n,
+            lambda table=table, name=name, extra=extra: validate_dataset(
+                name, table, period=PERIOD, settings=settings, build_docs=args.docs, **extra
+            ),
+        )
     if args.duplicated:
         half = orders(rng, n // 2)
         twice = standardized("orders", pd.concat([half, half], ignore_index=True))

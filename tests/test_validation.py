@@ -655,3 +655,38 @@ def test_validate_output_publishes_docs_writes_quarantine_and_stops_on_failure(t
     # The failing run still left its Data Docs for the engineer, and did not touch the quarantine.
     assert storage.exists("quality/period=2026-10/data_docs/stage=tiers/dataset=tiers/index.html")
     assert len(storage.read_parquet(quarantine_key("2026-10", "tiers", "all", "tiers"))) == 1
+
+
+def test_narrow_number_columns_reach_gx_widened_so_their_range_checks_stay_vectorized(monkeypatch):
+    """GX compares bounds column-wise only for int64/float64; an int8 score went row by row."""
+    from great_expectations.expectations.metrics.column_map_metrics import column_values_between
+
+    from tierlib.validation._engine import gx_frame
+
+    frame = pd.DataFrame(
+        {
+            "r_score": np.array([1, 5, 7, -3], dtype="int8"),
+            "share": np.array([0.5, 1.5, 0.0, 1.0], dtype="float32"),
+            "big": np.array([1, 2, 3, 2**40], dtype="uint64"),
+        }
+    )
+    widened = gx_frame(frame, ["r_score", "share", "big"])
+    assert widened.dtypes.astype(str).to_dict() == {"r_score": "int64", "share": "float64", "big": "uint64"}
+    assert widened["r_score"].tolist() == [1, 5, 7, -3] and widened["share"].tolist() == [0.5, 1.5, 0.0, 1.0]
+
+    between = column_values_between.ColumnValuesBetween
+    vectorized = between._pandas_vectorized.__func__
+    compared = []
+
+    def counted(cls, column, *args, **kwargs):
+        compared.append(column.name)
+        return vectorized(cls, column, *args, **kwargs)
+
+    monkeypatch.setattr(between, "_pandas_vectorized", classmethod(counted))
+    features = real_features()
+    assert features["r_score"].dtype == np.int8  # as the features stage writes it
+    features.loc[5, "r_score"] = 7
+    outcome = validate_dataset("features", features, period="2026-10", settings=SETTINGS, build_docs=False)
+    assert {f.check for f in outcome.failures} == {"features.r_score.range"}
+    ranges = [each.check.columns[0] for each in outcome.checks if each.check.name.endswith(".range")]
+    assert "r_score" in ranges and sorted(compared) == sorted(ranges)  # every range check column-wise

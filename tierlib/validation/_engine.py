@@ -157,8 +157,8 @@ def gx_frame(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The columns GX needs, indexed by row position.
 
     GX compares datetime columns with bounds in a vectorized way only for
-    nanosecond datetimes; microsecond ones fall back to a Python call per row
-    (about 15 s per million rows).  Values beyond the nanosecond range
+    nanosecond datetimes (and numbers only as int64 or float64); microsecond ones
+    fall back to a Python call per row (about 15 s per million rows).  Values beyond the nanosecond range
     (years before 1677 or after 2262) are clipped to it first: they stay
     outside any month and after any as-of date.
     """
@@ -167,6 +167,10 @@ def gx_frame(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         values = frame[column]
         if pd.api.types.is_datetime64_any_dtype(values.dtype) and str(values.dtype) != "datetime64[ns]":
             values = values.astype("datetime64[us]").clip(_NS_MIN, _NS_MAX).astype("datetime64[ns]")
+        elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf" and values.dtype.itemsize < 8:
+            # Likewise GX compares bounds vectorized only for int64 and float64: an int8 score
+            # column took a Python call per row (3 s per million).  Widening loses nothing.
+            values = values.astype(np.float64 if values.dtype.kind == "f" else np.int64)
         out[column] = values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
