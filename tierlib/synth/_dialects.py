@@ -80,10 +80,20 @@ def build_table(world: World, channel: str, table: str, rng: np.random.Generator
 
 
 def _members(world: World, code: int) -> SourceTable:
-    people, records, versions = world.people, world.records, world.versions
+    records, versions = world.records, world.versions
     rows = np.flatnonzero(records.channel[versions.record] == code)
     rows = rows[np.lexsort((versions.record[rows], versions.time[rows]))]
     rec = versions.record[rows]
+    table = _member_table(world, code, rows, rec)
+    if records.case is not None:
+        # The cases of tierlib.synth._unlinked are never bad rows, so that adding them changes
+        # nothing about the rows that were there before.
+        table.corruptible = records.case[rec] == 0
+    return table
+
+
+def _member_table(world: World, code: int, rows: np.ndarray, rec: np.ndarray) -> SourceTable:
+    people, records, versions = world.people, world.records, world.versions
     person = records.person[rec]
     updated = versions.time[rows]
     created = records.registered[rec]
@@ -92,6 +102,8 @@ def _members(world: World, code: int) -> SourceTable:
     record_id = records.record_id.take(pa.array(rec))
     phone = _phones(people, records, rec, versions.new_phone[rows])
     name = world.names.take(pa.array(person))
+    if records.written_name is not None:
+        name = pc.coalesce(records.written_name.take(pa.array(rec)), name)
     channel = CHANNELS[code]
     if code == APP:
         birthday = format_dates(people.birth_day[person], "-")
@@ -137,14 +149,17 @@ def _members(world: World, code: int) -> SourceTable:
             Column("receiver_mobile", "str", phone),
             Column("buyer_email", "str", _emails(people, records, rec, code)),
             Column("buyer_nick", "text", records.nickname.take(pa.array(rec))),
+            Column("receiver_name", "text", name),
             Column("city", "text", city),
             Column("first_seen", "time", created, "ymdhms"),
             Column("modified", "time", updated, "ymdhms"),
             Column("sms_opt_in", "bool", consent[:, 0], "yn"),
             Column("email_opt_in", "bool", consent[:, 1], "yn"),
         ]
+        # A receiver name typed on a GBK terminal: the column the pipeline reads as the name.
+        period = _period(world, updated)
         return SourceTable(
-            channel, "members", "csv", columns, _period(world, updated), "modified", text_column="buyer_nick"
+            channel, "members", "csv", columns, period, "modified", text_column="receiver_name"
         )
     if code == POS:
         store = records.store[rec]
@@ -379,6 +394,8 @@ def _phones(people: People, records: Records, rec: np.ndarray, new_phone: np.nda
 def _emails(people: People, records: Records, rec: np.ndarray, code: int) -> pa.Array:
     person = records.person[rec]
     clean = people.email.take(pa.array(person))
+    if records.written_email is not None:
+        clean = pc.coalesce(records.written_email.take(pa.array(rec)), clean)
     written = format_emails(clean, records.email_format[rec])
     state = records.email_state[rec]
     placeholder = EMAIL_PLACEHOLDER_VALUE[code]
