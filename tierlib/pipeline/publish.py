@@ -134,6 +134,14 @@ def export_files(
                     )
                 )
         files.extend(_upload_files(channel, segment, roles, settings))
+        if settings.channels[channel].kind == "wecom":
+            tasks = wecom_tasks(roles["members"])
+            path = f"channel={channel}/segment={segment}/tasks.json"
+            files.append(
+                ExportFile(
+                    path, _json_bytes(tasks), len(tasks), "tasks", "json", channel=channel, segment=segment
+                )
+            )
     files.append(
         _file(ASSIGNMENTS_PATH, encode(tables.assignments, "parquet"), len(tables.assignments), "assignments")
     )
@@ -165,6 +173,28 @@ def _upload_files(channel: str, segment: str, roles: dict, settings: PublishSett
                 )
             )
     return files
+
+
+WECOM_CUSTOMERS_PER_TASK = 20000
+"""WeCom: one group send reaches at most 20000 customers (docs/publish.md)."""
+
+
+def wecom_tasks(members: pd.DataFrame) -> list[dict]:
+    """A segment's group-send tasks: per guide (``sender``), their customers' external contact ids
+    (at most WECOM_CUSTOMERS_PER_TASK a task) and the phones of customers they have yet to add."""
+    tasks = []
+    for guide, rows in members.groupby("guide_id", sort=True):
+        externals = sorted(rows["external_userid"].dropna())
+        phones = sorted(rows["phone"].dropna())
+        chunks = [
+            externals[start : start + WECOM_CUSTOMERS_PER_TASK]
+            for start in range(0, len(externals), WECOM_CUSTOMERS_PER_TASK)
+        ] or [[]]
+        for number, chunk in enumerate(chunks):
+            task = {"sender": str(guide), "chat_type": "single", "external_userid": chunk}
+            task["phones_to_add"] = phones if number == 0 else []
+            tasks.append(task)
+    return tasks
 
 
 def _file(path: str, data: bytes, rows: int, role: str) -> ExportFile:

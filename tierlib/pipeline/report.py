@@ -34,9 +34,11 @@ from tierlib.catalog import (
     tiers_key,
 )
 from tierlib.errors import StorageError
+from tierlib.model import ModelSettings
 from tierlib.period import previous_period
 from tierlib.pipeline.context import RunContext, log
 from tierlib.report import DataDocsLink, ReportInputs, ReportSettings, TierInfo
+from tierlib.tiers import AlertSettings
 
 SECTION = "report"
 FEATURE_COLUMNS = (
@@ -129,6 +131,8 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     if tier_settings is not None:
         tiers_config = tuple(TierInfo(r.tier, r.label or r.tier, r.value_rank) for r in tier_settings.rules)
         high_value = tuple(tier_settings.high_value_tiers)
+    alert_settings = ctx.config.stages.get("alerts") or AlertSettings()
+    model_settings = ctx.config.stages.get("model") or ModelSettings()
 
     tiers = _parquet(storage, tiers_key(period), "tiers", notes, "the tiers stage")
     features = _parquet(
@@ -162,6 +166,9 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
         previous_period=previous_period(period),
         tiers_config=tiers_config,
         high_value_tiers=high_value,
+        inactive_days=alert_settings.inactive_days,
+        horizon_days=model_settings.horizon_days,
+        model_top_share=model_settings.top_share,
         tiers=tiers,
         features=features,
         month_orders=orders,

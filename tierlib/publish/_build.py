@@ -22,7 +22,7 @@ from tierlib.publish._segments import (
     assign_channel,
     segment_members,
 )
-from tierlib.publish._settings import AD_PLATFORM_KINDS, PublishSettings
+from tierlib.publish._settings import PublishSettings
 
 ROLES = ("members", "holdout", "added", "removed")
 """The files of each (channel, segment): sent list, held-out list, and the deltas of the sent list."""
@@ -82,9 +82,7 @@ def build_exports(
     for channel_name, channel in settings.channels.items():
         audience = builder.audience(channel)
         reachable = members.mask(audience["member"].to_numpy())
-        rejected = _no_rejections()
-        if channel.kind in AD_PLATFORM_KINDS:
-            rejected = builder.platform_identifiers(channel)[1]
+        rejected = builder.rejections(channel)
         # A member the platform would reject still takes their slot, so that it is counted
         # where it would have gone; the slot then stays empty, like a held-out one.
         assigned = assign_channel(
@@ -134,10 +132,6 @@ def build_exports(
         figures=figures,
         invalid=invalid,
     )
-
-
-def _no_rejections() -> pd.DataFrame:
-    return pd.DataFrame({"member": np.array([], dtype=np.int64), "reason": pd.array([], dtype="string")})
 
 
 def _values_by_member(

@@ -14,7 +14,9 @@ from typing import Literal
 
 from tierlib.publish._identifiers import IDENTIFIER_RULES
 
-ExportKind = Literal["sms", "email", "wechat", "push", "customer_match", "crm", "tencent_ads", "ocean_engine"]
+ExportKind = Literal[
+    "sms", "email", "wechat", "push", "customer_match", "crm", "tencent_ads", "ocean_engine", "wecom"
+]
 
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "sms": ("phone",),
@@ -25,6 +27,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "crm": ("oneid", "store_id", "guide_id"),
     "tencent_ads": ("hash_mobile_phone", "hash_imei", "hash_idfa", "hash_oaid"),
     "ocean_engine": ("mobile_sha256", "imei_md5", "idfa_md5", "oaid_md5"),
+    "wecom": ("guide_id", "external_userid", "phone"),
 }
 """Every column an export of each kind may carry; a channel lists the ones it needs."""
 
@@ -34,6 +37,7 @@ DEFAULT_CONSENT: dict[str, str] = {
     "wechat": "consent_wechat",
     "push": "consent_push",
     "crm": "consent_sms",
+    "wecom": "consent_sms",
 }
 """The consent flag that guards each kind unless the channel names another one."""
 
@@ -42,6 +46,9 @@ AD_PLATFORM_KINDS = ("tencent_ads", "ocean_engine")
 
 UPLOAD_LIMIT_BYTES = {"tencent_ads": 100 * 1024 * 1024, "ocean_engine": 100 * 1024 * 1024}
 """Largest upload archive of each platform kind (Tencent: a zip of at most 100M; docs/publish.md)."""
+
+WECOM_MESSAGES_PER_DAY = 1
+"""WeCom: a member of staff may send a customer one group message a day (docs/publish.md)."""
 
 CUSTOMER_MATCH_CONSENT = {"hashed_email": "consent_email", "hashed_phone": "consent_sms"}
 """Customer-match identifiers are each guarded by the flag of their own contact point."""
@@ -99,6 +106,11 @@ class ExportChannel:
             problems.append(
                 f"a {self.kind} file carries one identifier type: list exactly one of "
                 f"{list(allowed)} in 'columns' (one export channel per identifier type)"
+            )
+        if self.kind == "wecom" and self.columns and len(self.columns) != len(KIND_COLUMNS["wecom"]):
+            problems.append(
+                "a wecom export carries guide_id, external_userid and phone (the guide's list: "
+                "the external contact id where known, else the phone to add); list all three or none"
             )
         if self.max_upload_bytes is not None:
             if self.kind not in AD_PLATFORM_KINDS:
@@ -229,9 +241,15 @@ class PublishSettings:
             raise ValueError("; ".join(problems))
 
     def segment_cap(self, channel: str) -> int:
-        """At most this many segments per member in ``channel`` per month."""
-        own = self.channels[channel].max_segments_per_member
-        return own if own is not None else self.max_segments_per_member
+        """At most this many segments per member in ``channel`` per month.
+
+        A wecom channel's month of lists goes out as one day's group-send tasks, so a customer
+        is in no more segments than the messages WeCom lets them receive a day.
+        """
+        export = self.channels[channel]
+        own = export.max_segments_per_member
+        cap = own if own is not None else self.max_segments_per_member
+        return min(cap, WECOM_MESSAGES_PER_DAY) if export.kind == "wecom" else cap
 
     def segment_holdout(self, segment: str) -> tuple[float, str]:
         """``(share, campaign salt)`` of a segment's holdout."""

@@ -281,7 +281,7 @@ def _attention(inputs: ReportInputs) -> dict:
     return {
         "levels": levels,
         "total": sum(levels.values()) if levels is not None else 0,
-        "inactive_days": 30,
+        "inactive_days": inputs.inactive_days,
         "warnings": len((inputs.alerts_summary or {}).get("warnings") or []),
         "note": inputs.notes.get("alerts", "no alerts were written for this month"),
     }
@@ -305,14 +305,14 @@ def _tiers(inputs: ReportInputs, colors, draw) -> Section:
     from tierlib.report._figures import tier_table
 
     frame = tier_table(inputs)
-    chart = draw("tiers", tiers_chart(frame, colors), "Members and value share per tier")
+    chart = draw("tiers", tiers_chart(frame, colors, inputs.horizon_days), "Members and value share per tier")
     rows = table(
         frame,
         [
             ("label", "tier", None),
             ("members", "members", fmt.count),
             ("member_share", "% members", fmt.percent),
-            ("predicted_value", "predicted 90-day value", fmt.compact),
+            ("predicted_value", f"predicted {inputs.horizon_days}-day value", fmt.compact),
             ("value_share", "% value", fmt.percent),
             ("revenue", "revenue this month", fmt.compact),
             ("revenue_share", "% revenue", fmt.percent),
@@ -328,7 +328,9 @@ def _tiers(inputs: ReportInputs, colors, draw) -> Section:
             "vip",
         ),
     )
-    body = render("tiers.html", top=frame.iloc[0].to_dict(), horizon_days=90, chart=chart, rows=rows)
+    body = render(
+        "tiers.html", top=frame.iloc[0].to_dict(), horizon_days=inputs.horizon_days, chart=chart, rows=rows
+    )
     return Section("tiers", title, body, charts=(chart,))
 
 
@@ -441,7 +443,7 @@ def _alerts(inputs: ReportInputs, settings, labels, draw) -> Section:
                     ("tier_label", "tier", None),
                     ("days_inactive", "days inactive", fmt.count),
                     ("value_percentile", "value percentile", lambda v: fmt.percent(v, 1)),
-                    ("predicted_value_90d", "predicted 90-day value", fmt.compact),
+                    ("predicted_value_90d", f"predicted {inputs.horizon_days}-day value", fmt.compact),
                     ("churn_probability", "churn probability", fmt.percent),
                 ],
                 numeric=("days_inactive", "value_percentile", "predicted_value_90d", "churn_probability"),
@@ -467,11 +469,12 @@ def _model(inputs: ReportInputs, draw) -> Section:
     if inputs.approved_model is not None and card is not None:
         from tierlib.report._figures import model_metrics
 
-        metrics = model_metrics(card)
+        metrics = model_metrics(card, inputs.model_top_share)
         primary = metrics.loc[metrics["metric"] == card.get("primary_metric", "top_share_capture")]
         return _card_section(
             title,
             {**card, "version": inputs.approved_model.get("version")},
+            inputs,
             draw,
             approved=inputs.approved_model,
             primary=primary.iloc[0].to_dict() if len(primary) else None,
@@ -490,6 +493,7 @@ def _model(inputs: ReportInputs, draw) -> Section:
     return _card_section(
         title,
         candidate,
+        inputs,
         draw,
         note=note,
         reason=decision.get("reason"),
@@ -497,12 +501,13 @@ def _model(inputs: ReportInputs, draw) -> Section:
     )
 
 
-def _card_section(title: str, card: dict, draw, **sentence) -> Section:
+def _card_section(title: str, card: dict, inputs: ReportInputs, draw, **sentence) -> Section:
     """A model card's out-of-time metrics beside both baselines, its window, rows and top features."""
     from tierlib.report._charts import model_chart
     from tierlib.report._figures import SCORERS, model_metrics, top_importances
 
-    chart = draw("model", model_chart(model_metrics(card), list(SCORERS)), "Model metrics against baselines")
+    metrics = model_metrics(card, inputs.model_top_share)
+    chart = draw("model", model_chart(metrics, list(SCORERS)), "Model metrics against baselines")
     rows = card.get("rows") or {}
     seconds = card.get("training_seconds")
     facts = [
