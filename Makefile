@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
+SPARK_INSTALLED := $(VENV)/.installed-spark
 
 .PHONY: venv demo test lint format bench clean realstack-test
 
@@ -19,16 +20,23 @@ $(TEST_INSTALLED): $(INSTALLED) requirements-test.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-test.txt -c constraints.txt
 	touch $(TEST_INSTALLED)
 
+# The Spark engine: pyspark (about 450 MB) and Java 17. `make test` and the Docker image install it;
+# `make demo` (the embedded engine) does not.
+$(SPARK_INSTALLED): $(INSTALLED) requirements-spark.txt
+	bash scripts/ensure_java.sh
+	$(VENV)/bin/python -m pip install --quiet -r requirements-spark.txt -c constraints.txt
+	touch $(SPARK_INSTALLED)
+
 venv: $(INSTALLED)
 
 demo: venv
 	bash scripts/demo.sh
 
-test: $(TEST_INSTALLED)
+test: $(TEST_INSTALLED) $(SPARK_INSTALLED)
 	bash scripts/test.sh
 
 # The docker-compose topology as processes on loopback (PostgreSQL, Redis, Celery); see README.
-realstack-test: $(TEST_INSTALLED)
+realstack-test: $(TEST_INSTALLED) $(SPARK_INSTALLED)
 	bash scripts/realstack_test.sh
 
 lint: venv

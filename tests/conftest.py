@@ -155,3 +155,22 @@ def pipeline_env(tmp_path: Path, synthetic_sources: Path, monkeypatch: pytest.Mo
     # A year of history keeps a first run's extract affordable; a test may ask for more.
     monkeypatch.setenv("TIERFLOW_HISTORY_MONTHS", "12")
     return root
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One SparkSession in local[2] for the whole test session (starting one takes about 8 s).
+
+    Opened through ``tierlib.spark.open_session``, as the Spark engine opens it; stage runs with
+    ``run.engine: spark`` and ``spark.master: local[2]`` get this same session back.
+    """
+    from tierlib.spark import SparkCluster, open_session
+
+    cluster = SparkCluster(
+        master="local[2]",
+        conf=(("spark.sql.shuffle.partitions", "4"), ("spark.ui.enabled", "false")),
+        source="tests/conftest.py",
+    )
+    session = open_session(cluster, app_name="tierflow tests")
+    yield session
+    session.stop()

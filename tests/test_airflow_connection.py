@@ -133,3 +133,20 @@ def test_sql_channels_read_their_url_from_the_airflow_connection(monkeypatch):
     assert sql_url_from_airflow("tierflow_test_pos") == "mysql+pymysql://pos:secret@10.0.0.5:3306/pos"
     with pytest.raises(ExtractError, match="tierflow_test_none"):
         sql_url_from_airflow("tierflow_test_none")
+
+
+def test_the_spark_engine_reads_its_cluster_from_the_airflow_connection(monkeypatch):
+    from tierflow_airflow.support import spark_cluster_from_airflow
+    from tierlib.spark import SparkSettings, SparkUnavailable, resolve_cluster
+
+    connection = {"conn_type": "spark", "host": "spark://spark-master.internal", "port": 7077,
+                  "extra": {"conf": {"spark.executor.memory": "4g"}}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_TIERFLOW_TEST_SPARK", json.dumps(connection))
+    cluster = resolve_cluster(SparkSettings(conn_id="tierflow_test_spark"), lookup=spark_cluster_from_airflow)
+    assert cluster.master == "spark://spark-master.internal:7077"
+    assert dict(cluster.conf) == {"spark.executor.memory": "4g"}
+    assert cluster.source == "Airflow connection 'tierflow_test_spark'"
+    with pytest.raises(
+        SparkUnavailable, match=r"Airflow connection 'tierflow_absent_spark' \(spark\.conn_id\)"
+    ):
+        spark_cluster_from_airflow("tierflow_absent_spark")

@@ -410,13 +410,36 @@ def test_a_short_history_the_plain_clv_fit_cannot_use_falls_back_to_a_small_pena
     assert same.attrs["clv"]["bgnbd"] == fitted["bgnbd"]
 
 
+def test_a_history_without_any_drop_out_uses_the_no_drop_out_limit_and_says_so(caplog):
+    # Three months in which every buyer keeps buying every week: BG/NBD's drop-out probability
+    # runs off to 0 at every penalizer, so the month's CLV comes from the NBD limit.
+    orders = orders_frame(
+        [
+            {"oneid": f"c{c:03d}", "at": days_ago(7 * week + c % 7), "amount": 10.0 + c % 5}
+            for c in range(60)
+            for week in range(1, 4 + c % 9)
+            if (week + c) % 3
+        ]
+    )
+    records = records_frame(sorted(set(orders["oneid"])))
+    with caplog.at_level("WARNING", logger="tierlib.features._clv"):
+        features = compute_features(orders, NO_EVENTS, records, AS_OF, FeatureSettings())
+    fitted = features.attrs["clv"]
+    assert fitted["model"] == "nbd" and set(fitted["nbd"]["params"]) == {"r", "alpha"}
+    assert "no drop-out" in fitted["note"] and "NBD at penalizer" in caplog.text
+    assert (features["probability_alive"] == 1).all()
+    assert np.isfinite(features[["expected_purchases_90d", "clv"]].to_numpy()).all()
+    assert (features["expected_purchases_90d"] > 0).all()
+
+
 def test_clv_fit_errors_name_each_penalizer_tried_and_the_config_keys():
     orders = orders_frame([{"oneid": f"c{i}", "at": days_ago(10 + i), "amount": 10.0} for i in range(5)])
     with pytest.raises(ModelFitError) as error:
         records = records_frame([f"c{i}" for i in range(5)])
         compute_features(orders, NO_EVENTS, records, AS_OF, FeatureSettings())
     message = str(error.value)
-    assert "penalizer 0:" in message and "penalizer 0.1:" in message
+    assert "BG/NBD at penalizer 0:" in message and "BG/NBD at penalizer 0.1:" in message
+    assert "NBD at penalizer 0.1:" in message
     assert "features.clv_penalizer" in message and "features.clv_enabled" in message
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 
 from tierlib.config import load_config, parse_config
 from tierlib.errors import ConfigError
-from tierlib.report import SECTION_IDS, ReportInputs, ReportSettings, TierInfo, build_report
+from tierlib.report import SECTION_IDS, DataDocsLink, ReportInputs, ReportSettings, TierInfo, build_report
 from tierlib.report import _figures as figures
 from tierlib.report import _fonts as fonts
 from tierlib.report._figures import RFM_CELLS, headline, main_flows, tier_table, top_share_of_revenue
@@ -383,6 +384,89 @@ def test_report_without_inputs_says_what_is_missing_and_does_not_fail():
     assert "run the tiers stage" in _section(report.html, "tiers")
     assert "CLV baseline in use: no approved model yet" in _section(report.html, "model")
     assert set(report.charts) == {"headline"}
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+"""Markup where the report shows names it does not choose: tier labels, channels, segments, versions."""
+
+
+def test_names_from_config_and_data_are_shown_as_text_never_as_markup():
+    inputs = full_inputs()
+    tiers = tuple(TierInfo(info.tier, f"{info.label} {HOSTILE}", info.value_rank) for info in TIERS)
+    lift = {**LIFT, "rows": [{**row, "segment": f"vip{HOSTILE}", "channel": HOSTILE} for row in LIFT["rows"]]}
+    alerts = inputs.alerts.assign(oneid=f"P{HOSTILE}")
+    quarantine = inputs.quarantine.assign(channel=HOSTILE)
+    hostile = ReportInputs(
+        **{
+            **inputs.__dict__,
+            "tiers_config": tiers,
+            "lift": lift,
+            "alerts": alerts,
+            "quarantine": quarantine,
+            "extract_figures": {HOSTILE: {"totals": {"rows_in": 10, "accepted": 9, "quarantined": 1}}},
+            "alerts_summary": {**inputs.alerts_summary, "warnings": [{"message": HOSTILE}]},
+            "approved_model": {"version": f'm1"{HOSTILE}', "from_period": HOSTILE},
+            "data_docs": (DataDocsLink(HOSTILE, '../../quality/x" onclick="alert(1)'),),
+            "notes": {"tiers": HOSTILE},
+        }
+    )
+    html = build_report(hostile, ReportSettings(dpi=60)).html
+
+    from html.parser import HTMLParser
+
+    class Elements(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attributes = set(), set()
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.attributes.update(name for name, _ in attrs)
+
+    parsed = Elements()
+    parsed.feed(html)
+    assert "script" not in parsed.tags
+    assert not {name for name in parsed.attributes if name.startswith("on")}
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    for section in ("glance", "tiers", "alerts", "model", "quality", "lift"):
+        assert escaped in _section(html, section), section
+    assert 'href="../../quality/x&#34; onclick=&#34;alert(1)"' in _section(html, "quality")
+
+
+def test_texts_and_headings_follow_the_config_not_the_defaults():
+    card = {**CARD, "data_window": {**CARD["data_window"], "horizon_days": 60}}  # trained on this config
+    changed = {"inactive_days": 45, "horizon_days": 60, "model_top_share": 0.1, "model_card": card}
+    inputs = ReportInputs(**{**full_inputs().__dict__, **changed})
+    html = build_report(inputs, ReportSettings(dpi=60, top_share=0.25)).html
+    assert "no purchase or engagement for 45+ days" in _section(html, "glance")
+    assert "Revenue from the top 25% of buyers" in _section(html, "glance")
+    assert "of predicted 60-day value." in _section(html, "tiers")
+    assert '<th class="num">predicted 60-day value</th>' in _section(html, "tiers")
+    assert '<th class="num">predicted 60-day value</th>' in _section(html, "alerts")
+    assert "top-10% spend capture <b>0.710</b>" in _section(html, "model")
+    assert "60-day labels" in _section(html, "model")
+    text = re.sub(r"<[^>]+>", " ", html)
+    for default in ("30+ days", "90-day", "top-20%", "top 20%"):
+        assert default not in text, default
+    # a card that records its own top share is labelled with it
+    with_card = ReportInputs(**{**inputs.__dict__, "model_card": {**card, "top_share": 0.15}})
+    assert "top-15% spend capture" in _section(build_report(with_card, ReportSettings(dpi=60)).html, "model")
+
+
+def test_the_report_stage_reads_those_settings_from_the_config(tmp_path, monkeypatch):
+    import yaml
+
+    from tierlib.pipeline.context import RunContext
+    from tierlib.pipeline.report import gather_inputs
+
+    raw = yaml.safe_load(Path("config/tierflow.yaml").read_text(encoding="utf-8"))
+    raw["alerts"]["inactive_days"] = 45
+    raw["model"].update(horizon_days=60, top_share=0.1)
+    config = tmp_path / "tierflow.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(tmp_path / "storage"))
+    inputs = gather_inputs(RunContext.open(str(config), PERIOD))
+    assert (inputs.inactive_days, inputs.horizon_days, inputs.model_top_share) == (45, 60, 0.1)
 
 
 # -- fonts ----------------------------------------------------------------------------------

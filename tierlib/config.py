@@ -40,6 +40,7 @@ STAGE_SETTINGS: dict[str, str] = {
     "validation": "tierlib.validation.settings:ValidationSettings",
     "report": "tierlib.report._settings:ReportSettings",
     "privacy": "tierlib.privacy._settings:PrivacySettings",
+    "spark": "tierlib.spark._settings:SparkSettings",
     "operations": "tierlib.operations:OperationsSettings",
 }
 """Config section -> ``module:Class`` of that stage's frozen settings dataclass."""
@@ -174,6 +175,10 @@ class RunConfig:
     timezone: str = "Asia/Shanghai"
     """The business's local time zone: every naive timestamp is local time; Unix
     instants and times with an offset are converted to it."""
+    engine: Literal["embedded", "spark"] = "embedded"
+    """What runs the member-level stages: ``embedded`` (pandas and NumPy in the task's process,
+    up to a few million members) or ``spark`` (the cluster of the ``spark`` section).  Both give
+    the same outputs; ``python -m tierlib run --engine`` overrides it."""
     partitions: int = 1
     """Hash partitions of the OneID the features and score stages are split into (one mapped
     task each in the DAG; a loop in ``python -m tierlib run``).  Outputs do not depend on it."""
@@ -196,20 +201,31 @@ class Config:
     def digest(self) -> str:
         """SHA-256 of what the config decides (rules, mappings, settings): goes into manifests.
 
-        Where data lives (the storage root, channel locations and URLs), how the work is split
-        (``run.partitions``) and how tasks are retried and waited for (``operations``) are left
-        out: outputs do not depend on them, so the same configuration gives the same digest in
-        every environment it is deployed to.
+        Where data lives (the storage root, channel locations and URLs), what does the work
+        (``run.engine``, the ``spark`` cluster, ``run.partitions``) and how tasks are retried and
+        waited for (``operations``) are left out: outputs do not depend on them, so the same
+        configuration gives the same digest in every environment it is deployed to.
         """
-        decisions = {key: value for key, value in self.raw.items() if key not in ("storage", "operations")}
+        left_out = ("storage", "spark", "operations")
+        decisions = {key: value for key, value in self.raw.items() if key not in left_out}
         if isinstance(decisions.get("run"), dict):
-            decisions["run"] = {key: value for key, value in decisions["run"].items() if key != "partitions"}
+            decisions["run"] = {
+                key: value for key, value in decisions["run"].items() if key not in ("partitions", "engine")
+            }
+            if not decisions["run"]:
+                del decisions["run"]
         decisions["channels"] = {
             name: {key: value for key, value in channel.items() if key not in ("location", "url")}
             for name, channel in (self.raw.get("channels") or {}).items()
         }
         canonical = json.dumps(decisions, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def with_engine(self, engine: str) -> Config:
+        """This config with ``run.engine`` set to ``engine`` (``embedded`` or ``spark``)."""
+        if engine not in ("embedded", "spark"):
+            raise ConfigError(f"engine {engine!r} is not known; use embedded or spark")
+        return dataclasses.replace(self, run=dataclasses.replace(self.run, engine=engine))
 
     def with_channels(self, names: list[str]) -> Config:
         unknown = sorted(set(names) - set(self.channels))

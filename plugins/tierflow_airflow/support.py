@@ -186,6 +186,34 @@ def open_run(period: str, channels: list[str] | None = None, dry_run: bool = Fal
         dry_run=dry_run,
         s3=s3_access(config),
         connections=sql_url_from_airflow,
+        spark_clusters=spark_cluster_from_airflow,
+    )
+
+
+def spark_cluster_from_airflow(conn_id: str):
+    """The Spark cluster of an Airflow connection (``spark.conn_id``, default ``spark_default``),
+    in the Apache Spark provider's format: type ``spark`` (host ``spark://host``, ``yarn``,
+    ``local[N]``, ``k8s://...`` and a port) or ``spark_connect`` (a Spark Connect server)."""
+    from airflow.sdk import BaseHook
+
+    from tierlib.spark import SparkUnavailable, cluster_from_connection
+
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception as error:  # Airflow raises its own not-found types, which differ by context
+        raise SparkUnavailable(
+            f"run.engine is spark and spark.master/spark.remote are empty, but the Airflow connection "
+            f"{conn_id!r} (spark.conn_id) cannot be read: {error}; create it (type spark, host "
+            "spark://master-host, port 7077) or set spark.master in the config"
+        ) from error
+    return cluster_from_connection(
+        conn_id,
+        connection.conn_type,
+        connection.host,
+        connection.port,
+        connection.login,
+        connection.password,
+        connection.extra_dejson,
     )
 
 

@@ -1,4 +1,5 @@
-"""CLV features: BG/NBD + Gamma-Gamma fitted on the whole population at the as-of date."""
+"""CLV features: BG/NBD (or its no-drop-out limit) + Gamma-Gamma, fitted on the whole population
+at the as-of date."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 import numpy as np
 
-from tierlib.clv import BetaGeoModel, GammaGammaModel
+from tierlib.clv import BetaGeoModel, GammaGammaModel, NoDropoutModel
 from tierlib.clv._summary import EPOCH_WEEKDAY_SHIFT, summarize_periods
 from tierlib.clv._value import TIME_UNIT_DAYS, customer_lifetime_value
 from tierlib.errors import ModelFitError
@@ -92,43 +93,60 @@ def fit_and_predict(
     """Fit BG/NBD + Gamma-Gamma on the buyers' summary and predict their CLV columns.
 
     A short history (a new program, a few months of data) often cannot tell drop-out from a
-    low purchase rate: the unpenalized BG/NBD optimum then runs off along a ridge where a and
-    b grow without bound, and either does not converge or converges to parameters whose
-    predictions overflow.  So a fit counts only when it converges *and* every buyer's
-    prediction is finite; otherwise it is retried with the ``FALLBACK_PENALIZERS`` above the
-    configured one, smallest first.  The penalizer used is logged and kept with the
-    parameters, so the month's figures show it.
+    low purchase rate: the unpenalized BG/NBD optimum then runs off along a ridge (a and b
+    growing together, or the drop-out probability going to 0), where no finite parameters fit
+    best and ``fit`` raises ModelFitError.  So a fit counts only when it converges *and* every
+    buyer's prediction is finite; otherwise it is retried with the ``FALLBACK_PENALIZERS``
+    above the configured one, smallest first.  When no penalizer helps either, the history
+    shows no drop-out at all, and the purchases come from BG/NBD's no-drop-out limit (NBD,
+    every buyer alive).  The model and penalizer used are logged and kept with the
+    parameters, so the month's figures show them.
     """
     m = np.maximum(monetary, 0.0)  # refunds can push an average below zero
     spenders = (x > 0) & (m > 0)
     ladder = [penalizer] + [value for value in FALLBACK_PENALIZERS if value > penalizer]
     tried: list[str] = []
-    for value in ladder:
-        try:
-            bgnbd = BetaGeoModel(penalizer=value).fit(x, t_x, age)
-            gg = GammaGammaModel(penalizer=value).fit(x[spenders], m[spenders])
-        except ModelFitError as error:
-            tried.append(f"penalizer {value:g}: {error}")
-            continue
-        predicted = _predict(bgnbd, gg, x, t_x, age, m, time_unit, horizon_months, monthly_discount_rate)
-        broken = [name for name, values in predicted.items() if not np.isfinite(values).all()]
-        if broken:
-            tried.append(f"penalizer {value:g}: the fit gives non-finite {', '.join(broken)}")
-            continue
-        if value != penalizer:
-            log.warning(
-                "features: the CLV fit failed at features.clv_penalizer=%g (%s); this month uses %g",
-                penalizer,
-                tried[0],
-                value,
+    for key, model_class in PURCHASE_MODELS:
+        for value in ladder:
+            try:
+                purchases = model_class(penalizer=value).fit(x, t_x, age)
+                gg = GammaGammaModel(penalizer=value).fit(x[spenders], m[spenders])
+            except ModelFitError as error:
+                tried.append(f"{model_class.model_name} at penalizer {value:g}: {error}")
+                continue
+            predicted = _predict(
+                purchases, gg, x, t_x, age, m, time_unit, horizon_months, monthly_discount_rate
             )
-        fitted = {
-            "time_unit": time_unit,
-            "penalizer": value,
-            "bgnbd": {"params": bgnbd.params_, "log_likelihood": bgnbd.log_likelihood_},
-            "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
-        }
-        return predicted, fitted
+            broken = [name for name, values in predicted.items() if not np.isfinite(values).all()]
+            if broken:
+                tried.append(
+                    f"{model_class.model_name} at penalizer {value:g}: the fit gives non-finite "
+                    + ", ".join(broken)
+                )
+                continue
+            if tried:
+                log.warning(
+                    "features: the CLV fit failed with BG/NBD at features.clv_penalizer=%g (%s); this "
+                    "month uses %s at penalizer %g",
+                    penalizer,
+                    tried[0],
+                    model_class.model_name,
+                    value,
+                )
+            fitted = {
+                "time_unit": time_unit,
+                "penalizer": value,
+                "model": key,
+                key: {"params": purchases.params_, "log_likelihood": purchases.log_likelihood_},
+                "gamma_gamma": {"params": gg.params_, "log_likelihood": gg.log_likelihood_},
+            }
+            if key == "nbd":
+                fitted["note"] = (
+                    "the history shows no drop-out yet, so BG/NBD could not be fitted at any penalizer "
+                    "tried; purchases come from its no-drop-out limit (NBD: every buyer alive), which "
+                    "overstates CLV for buyers who have in fact left"
+                )
+            return predicted, fitted
     raise ModelFitError(
         "features: the CLV models could not be fitted at the as-of date with any penalizer tried ("
         + "; ".join(tried)
@@ -140,16 +158,19 @@ def fit_and_predict(
 FALLBACK_PENALIZERS = (0.0001, 0.001, 0.01, 0.1)
 """Penalizers tried, in order, when the fit at the configured one fails."""
 
+PURCHASE_MODELS = (("bgnbd", BetaGeoModel), ("nbd", NoDropoutModel))
+"""Purchase models in the order tried; NBD only when BG/NBD fails at every penalizer."""
 
-def _predict(bgnbd, gg, x, t_x, age, m, time_unit, horizon_months, monthly_discount_rate) -> dict:
+
+def _predict(purchases, gg, x, t_x, age, m, time_unit, horizon_months, monthly_discount_rate) -> dict:
     horizon = PREDICTION_DAYS / TIME_UNIT_DAYS[time_unit]
     with np.errstate(all="ignore"):  # a degenerate fit shows up as non-finite values, checked above
         return {
-            "expected_purchases_90d": bgnbd.expected_purchases(horizon, x, t_x, age),
-            "probability_alive": bgnbd.probability_alive(x, t_x, age),
+            "expected_purchases_90d": purchases.expected_purchases(horizon, x, t_x, age),
+            "probability_alive": purchases.probability_alive(x, t_x, age),
             "expected_average_value": gg.expected_average_value(x, m),
             "clv": customer_lifetime_value(
-                bgnbd, gg, x, t_x, age, m, horizon_months, monthly_discount_rate, time_unit
+                purchases, gg, x, t_x, age, m, horizon_months, monthly_discount_rate, time_unit
             ),
         }
 

@@ -18,6 +18,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--period", required=True, help="the month to run, YYYY-MM")
     parser.add_argument("--stages", nargs="+", metavar="STAGE", help="only these stages (default: all)")
     parser.add_argument("--channels", nargs="+", metavar="CHANNEL", help="only these channels (default: all)")
+    parser.add_argument(
+        "--engine",
+        choices=("embedded", "spark"),
+        help="what runs the member stages (default: run.engine of the config)",
+    )
     parser.set_defaults(func=_run)
     add_outputs_parser(subparsers)
 
@@ -27,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     from tierlib.pipeline.runner import run_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    ctx = RunContext.open(args.config, args.period, channels=args.channels)
+    ctx = RunContext.open(args.config, args.period, channels=args.channels, engine=args.engine)
     results = run_pipeline(ctx, args.stages, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
     print(f"outputs under {ctx.storage.root}", file=sys.stderr)

@@ -26,6 +26,10 @@ class RunContext:
     connections: Callable[[str], str] | None = None
     """``conn_id`` -> SQLAlchemy URL for SQL channels that name a connection.  DAG tasks pass
     one reading Airflow connections; None reads ``AIRFLOW_CONN_<ID>`` from the environment."""
+    spark_clusters: Callable[[str], object] | None = None
+    """``spark.conn_id`` -> the Spark cluster it names (``tierlib.spark.SparkCluster``), when
+    the config sets neither ``spark.master`` nor ``spark.remote``.  DAG tasks pass one reading
+    Airflow connections; None reads ``AIRFLOW_CONN_<ID>`` from the environment."""
 
     @classmethod
     def open(
@@ -36,15 +40,20 @@ class RunContext:
         dry_run: bool = False,
         s3: S3Access | None = None,
         connections: Callable[[str], str] | None = None,
+        engine: str | None = None,
+        spark_clusters: Callable[[str], object] | None = None,
     ) -> RunContext:
         """The run of ``period``.  ``s3`` comes from the Airflow connection in DAG tasks
         (``tierflow_airflow.support.s3_access``); by default the config's endpoint and region
         with boto3's default credential chain.  ``connections`` resolves SQL channels'
-        ``conn_id`` (see the field)."""
+        ``conn_id`` and ``spark_clusters`` the Spark engine's (see the fields); ``engine``
+        overrides ``run.engine``."""
         parse_period(period)
         config = load_config(config) if isinstance(config, str) else config
         if channels:
             config = config.with_channels(channels)
+        if engine is not None:
+            config = config.with_engine(engine)
         s3 = s3 or S3Access(endpoint_url=config.storage.endpoint_url, region_name=config.storage.region_name)
         return cls(
             config=config,
@@ -53,6 +62,7 @@ class RunContext:
             dry_run=dry_run,
             s3=s3,
             connections=connections,
+            spark_clusters=spark_clusters,
         )
 
     @property
@@ -68,6 +78,18 @@ class RunContext:
     @property
     def channels(self) -> list[str]:
         return list(self.config.channels)
+
+    @property
+    def engine(self) -> str:
+        """``embedded`` or ``spark`` (``run.engine``)."""
+        return self.config.run.engine
+
+    def spark(self):
+        """The run's SparkSession on the configured cluster (opened once per process)."""
+        from tierlib.spark import open_session, resolve_cluster
+
+        cluster = resolve_cluster(self.config.stage("spark"), self.config.path, self.spark_clusters)
+        return open_session(cluster, app_name=f"tierflow {self.period}")
 
 
 def read_location(ctx: RunContext, location: str, where: str, needed_for: str) -> bytes:

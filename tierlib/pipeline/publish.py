@@ -39,11 +39,14 @@ from tierlib.publish import (
     read_published,
     segment_file_path,
     suppression_from_frames,
+    upload_archives,
+    upload_file_path,
 )
 from tierlib.publish._contacts import RECORD_INPUT_COLUMNS
 from tierlib.publish._lift import lift_records
 
 SECTION = "exports"
+UPLOAD_ROLES = ("members", "added", "removed")
 ASSIGNMENTS_PATH = "assignments.parquet"
 LIFT_PARQUET_PATH = "lift/lift.parquet"
 LIFT_JSON_PATH = "lift/lift.json"
@@ -130,6 +133,15 @@ def export_files(
                         segment=segment,
                     )
                 )
+        files.extend(_upload_files(channel, segment, roles, settings))
+        if settings.channels[channel].kind == "wecom":
+            tasks = wecom_tasks(roles["members"])
+            path = f"channel={channel}/segment={segment}/tasks.json"
+            files.append(
+                ExportFile(
+                    path, _json_bytes(tasks), len(tasks), "tasks", "json", channel=channel, segment=segment
+                )
+            )
     files.append(
         _file(ASSIGNMENTS_PATH, encode(tables.assignments, "parquet"), len(tables.assignments), "assignments")
     )
@@ -137,6 +149,52 @@ def export_files(
     lift_json = {**lift_header, "rows": lift_records(lift)}
     files.append(_file(LIFT_JSON_PATH, _json_bytes(lift_json), len(lift), "lift"))
     return files
+
+
+def _upload_files(channel: str, segment: str, roles: dict, settings: PublishSettings) -> list[ExportFile]:
+    """An ad platform channel's upload archives: members (full), added (APPEND), removed (REDUCE)."""
+    export = settings.channels[channel]
+    if export.upload_limit is None:
+        return []
+    column = export.export_columns[0]
+    files = []
+    for role in UPLOAD_ROLES:
+        archives = upload_archives(roles[role][column], role, export.upload_limit)
+        for number, (data, rows) in enumerate(archives, start=1):
+            files.append(
+                ExportFile(
+                    path=upload_file_path(channel, segment, role, number),
+                    data=data,
+                    rows=rows,
+                    role=f"upload_{role}",
+                    format="zip",
+                    channel=channel,
+                    segment=segment,
+                )
+            )
+    return files
+
+
+WECOM_CUSTOMERS_PER_TASK = 20000
+"""WeCom: one group send reaches at most 20000 customers (docs/publish.md)."""
+
+
+def wecom_tasks(members: pd.DataFrame) -> list[dict]:
+    """A segment's group-send tasks: per guide (``sender``), their customers' external contact ids
+    (at most WECOM_CUSTOMERS_PER_TASK a task) and the phones of customers they have yet to add."""
+    tasks = []
+    for guide, rows in members.groupby("guide_id", sort=True):
+        externals = sorted(rows["external_userid"].dropna())
+        phones = sorted(rows["phone"].dropna())
+        chunks = [
+            externals[start : start + WECOM_CUSTOMERS_PER_TASK]
+            for start in range(0, len(externals), WECOM_CUSTOMERS_PER_TASK)
+        ] or [[]]
+        for number, chunk in enumerate(chunks):
+            task = {"sender": str(guide), "chat_type": "single", "external_userid": chunk}
+            task["phones_to_add"] = phones if number == 0 else []
+            tasks.append(task)
+    return tasks
 
 
 def _file(path: str, data: bytes, rows: int, role: str) -> ExportFile:
@@ -303,9 +361,11 @@ def _manifest_header(
     segments = []
     for (channel, segment), roles in sorted(tables.segments.items()):
         share, salt = settings.segment_holdout(segment)
+        export = settings.channels[channel]
         segments.append(
             {
                 "channel": channel,
+                "kind": export.kind,
                 "segment": segment,
                 "columns": list(settings.channels[channel].export_columns),
                 "priority": settings.segments[segment].priority,
@@ -313,6 +373,7 @@ def _manifest_header(
                 "campaign_salt_sha256": hashlib.sha256(salt.encode("utf-8")).hexdigest(),
                 "delta_basis": tables.delta_basis[(channel, segment)],
                 "rows": {role: len(roles[role]) for role in ROLES},
+                "invalid": tables.invalid.get((channel, segment), {}),
             }
         )
     return {

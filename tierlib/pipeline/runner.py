@@ -71,6 +71,11 @@ def run_pipeline(ctx: RunContext, stages: list[str] | None = None, progress=None
     unknown = sorted(set(selected) - set(stage_names()))
     if unknown:
         raise TierflowError(f"unknown stages {unknown}; stages are: {', '.join(stage_names())}")
+    if ctx.engine == "spark":
+        # Open the cluster's session before any stage: an unreachable cluster fails the run at
+        # once, naming the master or URL, instead of after the stages before the first Spark one.
+        session = ctx.spark()
+        log.info("engine spark: session on %s (Spark %s)", _session_target(session), session.version)
     results = {}
     for stage in STAGES:
         if stage.name in selected:
@@ -78,3 +83,10 @@ def run_pipeline(ctx: RunContext, stages: list[str] | None = None, progress=None
                 progress(f"[{ctx.period}] {stage.name} ...")
             results[stage.name] = run_stage(ctx, stage.name)
     return results
+
+
+def _session_target(session) -> str:
+    try:
+        return session.sparkContext.master
+    except Exception:  # Spark Connect sessions have no SparkContext
+        return str(session.conf.get("spark.remote", "a Spark Connect server"))

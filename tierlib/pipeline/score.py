@@ -41,7 +41,7 @@ def run_score_partition(ctx: RunContext, partition: int) -> dict:
         scores = score_members(features)
     else:
         model = registry.load_approved(entry)
-        model.threads = ctx.config.stage("model").threads  # this machine's bound, not the trainer's
+        model.threads = ctx.config.stage("model").score_threads  # this machine's bound, not the trainer's
         scores = score_members(features, model, entry["version"])
     ctx.storage.write_parquet(partition_key("score", ctx.period, partition, count, "scores"), scores)
     figures = {"partition": partition, "members": len(scores), "entry": entry}

@@ -12,8 +12,16 @@ from tierlib.publish._build import ROLES, ExportTables, build_exports
 from tierlib.publish._commit import PublishError, build_manifest, publish, read_published, verify_published
 from tierlib.publish._contacts import Contacts, Suppression, member_contacts, suppression_from_frames
 from tierlib.publish._deltas import row_deltas
-from tierlib.publish._files import ExportFile, decode, encode, segment_file_path
+from tierlib.publish._files import (
+    ExportFile,
+    decode,
+    encode,
+    segment_file_path,
+    upload_archives,
+    upload_file_path,
+)
 from tierlib.publish._frames import MemberIndex
+from tierlib.publish._identifiers import IDENTIFIER_RULES, INVALID_REASONS, classify_device, identifier_values
 from tierlib.publish._lift import (
     LIFT_COLUMNS,
     difference_of_proportions,
@@ -28,6 +36,8 @@ from tierlib.publish._settings import KIND_COLUMNS, ExportChannel, PublishSettin
 __all__ = [
     "ASSIGNMENT_COLUMNS",
     "HOLDOUT",
+    "IDENTIFIER_RULES",
+    "INVALID_REASONS",
     "KIND_COLUMNS",
     "LIFT_COLUMNS",
     "ROLES",
@@ -44,11 +54,13 @@ __all__ = [
     "build_exports",
     "build_manifest",
     "channel_audience",
+    "classify_device",
     "customer_match_phone",
     "decode",
     "difference_of_proportions",
     "encode",
     "holdout_draws",
+    "identifier_values",
     "lift_table",
     "member_contacts",
     "member_outcomes",
@@ -59,6 +71,8 @@ __all__ = [
     "segment_members",
     "sha256_hex",
     "suppression_from_frames",
+    "upload_archives",
+    "upload_file_path",
     "verify_published",
     "welch_difference",
     "wilson_interval",

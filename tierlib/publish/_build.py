@@ -14,6 +14,7 @@ from tierlib.publish._audience import AudienceBuilder
 from tierlib.publish._contacts import Contacts, Suppression, member_contacts
 from tierlib.publish._deltas import row_deltas
 from tierlib.publish._frames import MemberIndex, arrow_text, text_series
+from tierlib.publish._identifiers import reason_counts
 from tierlib.publish._segments import (
     ASSIGNMENT_COLUMNS,
     HOLDOUT,
@@ -34,13 +35,16 @@ class ExportTables:
     ``segments[(channel, segment)][role]`` is a frame with exactly the channel's
     export columns; ``assignments`` records, by oneid, who was treated or held
     out (the lift report of next month reads it); ``delta_basis`` says what each
-    segment's deltas were computed against.
+    segment's deltas were computed against; ``invalid`` counts, per (channel,
+    segment) and reason, the rows a destination would reject (in no file).
     """
 
     segments: dict[tuple[str, str], dict[str, pd.DataFrame]]
     assignments: pd.DataFrame
     delta_basis: dict[tuple[str, str], str]
     figures: dict = field(default_factory=dict)
+    invalid: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    """Rows left out of each (channel, segment) because the destination would reject them, by reason."""
 
 
 def build_exports(
@@ -74,17 +78,36 @@ def build_exports(
         "suppression_entries_unusable": suppression.unusable,
         "channels": {},
     }
+    invalid: dict[tuple[str, str], dict[str, int]] = {}
     for channel_name, channel in settings.channels.items():
         audience = builder.audience(channel)
         reachable = members.mask(audience["member"].to_numpy())
-        assigned = assign_channel(channel_name, qualified, reachable, settings)
+        rejected = builder.rejections(channel)
+        # A member the platform would reject still takes their slot, so that it is counted
+        # where it would have gone; the slot then stays empty, like a held-out one.
+        assigned = assign_channel(
+            channel_name, qualified, reachable | members.mask(rejected["member"].to_numpy()), settings
+        )
+        reason_of = pd.Series(rejected["reason"].to_numpy(), index=rejected["member"].to_numpy())
+        is_rejected = ~reachable[assigned["member"].to_numpy()]
+        rejected_rows = assigned[is_rejected].assign(
+            reason=reason_of.reindex(assigned["member"][is_rejected]).to_numpy()
+        )
+        assigned = assigned[~is_rejected].reset_index(drop=True)
         assignments.append(assigned.assign(channel=channel_name))
         columns = list(channel.export_columns)
         values = _values_by_member(audience, columns, members, contacts)
-        channel_figures = {"reachable_members": len(audience), "segments": {}}
+        channel_figures = {
+            "reachable_members": len(audience),
+            "invalid": reason_counts(rejected_rows["reason"].astype("string")),
+            "segments": {},
+        }
         for segment_name, rule in settings.segments.items():
             if channel_name not in rule.channels:
                 continue
+            invalid[(channel_name, segment_name)] = reason_counts(
+                rejected_rows.loc[rejected_rows["segment"] == segment_name, "reason"].astype("string")
+            )
             in_segment = assigned[assigned["segment"] == segment_name]
             tables = {
                 role: _file_rows(values, in_segment.loc[in_segment["group"] == group, "member"].to_numpy())
@@ -97,13 +120,17 @@ def build_exports(
                 tables["members"], earlier
             )
             segments[(channel_name, segment_name)] = tables
-            channel_figures["segments"][segment_name] = {role: len(tables[role]) for role in ROLES}
+            channel_figures["segments"][segment_name] = {
+                **{role: len(tables[role]) for role in ROLES},
+                "invalid": invalid[(channel_name, segment_name)],
+            }
         figures["channels"][channel_name] = channel_figures
     return ExportTables(
         segments=segments,
         assignments=_assignment_table(assignments, members),
         delta_basis=basis,
         figures=figures,
+        invalid=invalid,
     )
 
 

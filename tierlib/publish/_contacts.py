@@ -47,11 +47,12 @@ RECORD_INPUT_COLUMNS = (
     "device_id",
     "store_id",
     "guide_id",
+    "external_userid",
     *CONSENT_FLAGS,
 )
 """The standardized record columns publishing reads."""
 
-_OPAQUE_VALUES = ("openid", "device_id", "store_id", "guide_id")
+_OPAQUE_VALUES = ("openid", "device_id", "store_id", "guide_id", "external_userid")
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,22 @@ def reachable_values(
     (the opt-out list) are left out.  Of several qualifying records the most
     recently updated gives the value (then channel, record_id).
     """
+    candidates = reachable_candidates(
+        contacts, value, flag, blocked_values=blocked_values, record_channels=record_channels
+    )
+    first = first_of_runs(candidates["member"].to_numpy())
+    return candidates[first].reset_index(drop=True)
+
+
+def reachable_candidates(
+    contacts: Contacts,
+    value: str,
+    flag: str,
+    *,
+    blocked_values: frozenset[str] = frozenset(),
+    record_channels: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Every value :func:`reachable_values` chooses from: ``member``, ``value``, best first per member."""
     latest = contacts.latest
     values = latest[value]
     member = latest["member"].to_numpy()
@@ -247,8 +264,16 @@ def reachable_values(
     rows = rows[
         np.lexsort((latest["rank"].to_numpy()[rows], ~latest["updated"].to_numpy()[rows], member[rows]))
     ]
-    rows = rows[first_of_runs(member[rows])]
     return pd.DataFrame({"member": member[rows], "value": values.iloc[rows].reset_index(drop=True)})
+
+
+def consenting_in(contacts: Contacts, flag: str, record_channels: tuple[str, ...] = ()) -> np.ndarray:
+    """Bool per member code: :func:`consenting_members`, the consent given within ``record_channels``."""
+    says_true, _ = contacts.flag(flag)
+    if record_channels:
+        says_true = says_true & is_in(contacts.latest["channel"], record_channels)
+    granted = contacts.members.mask(contacts.latest["member"].to_numpy()[says_true])
+    return granted & ~contacts.refusing(flag) & ~contacts.suppressed
 
 
 def latest_assignment(contacts: Contacts, eligible: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:

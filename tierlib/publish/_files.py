@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from dataclasses import dataclass
 
 import pandas as pd
@@ -47,6 +48,47 @@ class ExportFile:
 def segment_file_path(channel: str, segment: str, role: str, file_format: str) -> str:
     """``channel=sms/segment=vip/members.csv``: where a segment file sits under the month's prefix."""
     return f"channel={channel}/segment={segment}/{role}.{file_format}"
+
+
+def upload_file_path(channel: str, segment: str, role: str, part: int) -> str:
+    """``channel=tx_phone/segment=vip/upload/members-001.zip``: one archive of a platform upload."""
+    return f"channel={channel}/segment={segment}/upload/{role}-{part:03d}.zip"
+
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_ARCHIVE_OVERHEAD = 1024
+"""Bytes kept free in each archive for its headers (local header, central directory, end record)."""
+
+
+def upload_archives(values: pd.Series, name: str, limit: int) -> list[tuple[bytes, int]]:
+    """A platform upload: zips of one text file each, one identifier per line, each zip <= ``limit`` bytes.
+
+    The text is UTF-8 with ``\n`` line ends and no header (the platforms read every line as an
+    identifier).  An archive holds at most ``limit`` bytes of text, so it is within the limit
+    however little the text compresses; entries carry a fixed time so reruns give equal bytes.
+    Returns ``(archive, lines)`` per archive; none for no values.
+    """
+    lines = [f"{value}\n".encode() for value in values.dropna().astype(str)]
+    archives, part, size = [], [], 0
+    room = limit - _ARCHIVE_OVERHEAD
+    for line in lines:
+        if part and size + len(line) > room:
+            archives.append(part)
+            part, size = [], 0
+        part.append(line)
+        size += len(line)
+    if part:
+        archives.append(part)
+    out = []
+    for number, chunk in enumerate(archives, start=1):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            info = zipfile.ZipInfo(f"{name}-{number:03d}.txt", date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, b"".join(chunk))
+        out.append((buffer.getvalue(), len(chunk)))
+    return out
 
 
 def encode_csv(frame: pd.DataFrame) -> bytes:

@@ -12,7 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-ExportKind = Literal["sms", "email", "wechat", "push", "customer_match", "crm"]
+from tierlib.publish._identifiers import IDENTIFIER_RULES
+
+ExportKind = Literal[
+    "sms", "email", "wechat", "push", "customer_match", "crm", "tencent_ads", "ocean_engine", "wecom"
+]
 
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "sms": ("phone",),
@@ -21,6 +25,9 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "push": ("device_token",),
     "customer_match": ("hashed_email", "hashed_phone"),
     "crm": ("oneid", "store_id", "guide_id"),
+    "tencent_ads": ("hash_mobile_phone", "hash_imei", "hash_idfa", "hash_oaid"),
+    "ocean_engine": ("mobile_sha256", "imei_md5", "idfa_md5", "oaid_md5"),
+    "wecom": ("guide_id", "external_userid", "phone"),
 }
 """Every column an export of each kind may carry; a channel lists the ones it needs."""
 
@@ -30,8 +37,18 @@ DEFAULT_CONSENT: dict[str, str] = {
     "wechat": "consent_wechat",
     "push": "consent_push",
     "crm": "consent_sms",
+    "wecom": "consent_sms",
 }
 """The consent flag that guards each kind unless the channel names another one."""
+
+AD_PLATFORM_KINDS = ("tencent_ads", "ocean_engine")
+"""Kinds whose files carry one hashed identifier type each (tierlib.publish._identifiers)."""
+
+UPLOAD_LIMIT_BYTES = {"tencent_ads": 100 * 1024 * 1024, "ocean_engine": 100 * 1024 * 1024}
+"""Largest upload archive of each platform kind (Tencent: a zip of at most 100M; docs/publish.md)."""
+
+WECOM_MESSAGES_PER_DAY = 1
+"""WeCom: a member of staff may send a customer one group message a day (docs/publish.md)."""
 
 CUSTOMER_MATCH_CONSENT = {"hashed_email": "consent_email", "hashed_phone": "consent_sms"}
 """Customer-match identifiers are each guarded by the flag of their own contact point."""
@@ -58,6 +75,8 @@ class ExportChannel:
     record_channels: tuple[str, ...] = ()
     platform: Literal["google", "meta"] | None = None
     max_segments_per_member: int | None = None
+    max_upload_bytes: int | None = None
+    """Ad platform kinds: split the upload into archives of at most this size (default: the platform's)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -83,6 +102,24 @@ class ExportChannel:
                 )
         elif self.platform is not None:
             problems.append(f"'platform' applies to customer_match exports only, not {self.kind}")
+        if self.kind in AD_PLATFORM_KINDS and len(self.columns) != 1:
+            problems.append(
+                f"a {self.kind} file carries one identifier type: list exactly one of "
+                f"{list(allowed)} in 'columns' (one export channel per identifier type)"
+            )
+        if self.kind == "wecom" and self.columns and len(self.columns) != len(KIND_COLUMNS["wecom"]):
+            problems.append(
+                "a wecom export carries guide_id, external_userid and phone (the guide's list: "
+                "the external contact id where known, else the phone to add); list all three or none"
+            )
+        if self.max_upload_bytes is not None:
+            if self.kind not in AD_PLATFORM_KINDS:
+                problems.append(f"'max_upload_bytes' applies to {list(AD_PLATFORM_KINDS)} exports only")
+            elif not 1024 <= self.max_upload_bytes <= UPLOAD_LIMIT_BYTES[self.kind]:
+                problems.append(
+                    f"max_upload_bytes must be from 1024 to the platform's limit "
+                    f"{UPLOAD_LIMIT_BYTES[self.kind]}, got {self.max_upload_bytes}"
+                )
         if self.max_segments_per_member is not None and self.max_segments_per_member < 1:
             problems.append(f"max_segments_per_member must be at least 1, got {self.max_segments_per_member}")
         if problems:
@@ -99,7 +136,16 @@ class ExportChannel:
         """The one flag guarding this channel (None for customer match, guarded per identifier)."""
         if self.kind == "customer_match":
             return None
+        if self.kind in AD_PLATFORM_KINDS:
+            return self.consent or IDENTIFIER_RULES[self.export_columns[0]].default_consent
         return self.consent or DEFAULT_CONSENT[self.kind]
+
+    @property
+    def upload_limit(self) -> int | None:
+        """Largest upload archive in bytes (ad platform kinds), else None."""
+        if self.kind not in AD_PLATFORM_KINDS:
+            return None
+        return self.max_upload_bytes or UPLOAD_LIMIT_BYTES[self.kind]
 
 
 @dataclass(frozen=True)
@@ -195,9 +241,15 @@ class PublishSettings:
             raise ValueError("; ".join(problems))
 
     def segment_cap(self, channel: str) -> int:
-        """At most this many segments per member in ``channel`` per month."""
-        own = self.channels[channel].max_segments_per_member
-        return own if own is not None else self.max_segments_per_member
+        """At most this many segments per member in ``channel`` per month.
+
+        A wecom channel's month of lists goes out as one day's group-send tasks, so a customer
+        is in no more segments than the messages WeCom lets them receive a day.
+        """
+        export = self.channels[channel]
+        own = export.max_segments_per_member
+        cap = own if own is not None else self.max_segments_per_member
+        return min(cap, WECOM_MESSAGES_PER_DAY) if export.kind == "wecom" else cap
 
     def segment_holdout(self, segment: str) -> tuple[float, str]:
         """``(share, campaign salt)`` of a segment's holdout."""
