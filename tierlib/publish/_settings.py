@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tierlib.period import parse_period
 from tierlib.publish._identifiers import IDENTIFIER_RULES
 
 ExportKind = Literal[
@@ -189,6 +190,36 @@ class SegmentRule:
 
 
 @dataclass(frozen=True)
+class GlobalControl:
+    """``exports.global_control``: who receives nothing, for the program's incrementality."""
+
+    share: float = 0.0
+    salt: str = "tierflow-global-control-v1"
+    rotation: Literal["month", "quarter", "half_year", "year"] = "quarter"
+    """How often the control is drawn afresh: the salt names the period."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 <= self.share < 0.5:
+            problems.append(f"share must be in [0, 0.5), got {self.share}")
+        if not self.salt.strip():
+            problems.append("salt must not be blank")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def period_salt(self, period: str) -> str:
+        """The salt of the rotation period ``period`` (YYYY-MM) falls in."""
+        year, month = parse_period(period)
+        label = {
+            "month": f"{year:04d}-{month:02d}",
+            "quarter": f"{year:04d}Q{(month - 1) // 3 + 1}",
+            "half_year": f"{year:04d}H{(month - 1) // 6 + 1}",
+            "year": f"{year:04d}",
+        }[self.rotation]
+        return f"{self.salt}:{label}"
+
+
+@dataclass(frozen=True)
 class PublishSettings:
     """The ``exports`` section of ``config/tierflow.yaml``.
 
@@ -210,6 +241,7 @@ class PublishSettings:
     lift_confidence: float = 0.95
     parallel_transfers: int = 8
     """Uploads, copies and read-backs in flight at once (S3 round trips dominate a publish)."""
+    global_control: GlobalControl = field(default_factory=GlobalControl)
 
     def __post_init__(self) -> None:
         problems = []
