@@ -496,6 +496,34 @@ def test_cjk_font_has_every_chinese_label_the_report_draws():
     assert missing == []
 
 
+def test_the_page_embeds_the_cjk_font_for_every_chinese_character_it_shows(full_report):
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from tierlib.report._webfont import EMBEDDED_FAMILY, page_text
+
+    html = full_report.html
+    face = re.search(
+        r'@font-face\{font-family:"([^"]+)";src:url\(data:font/woff2;base64,([A-Za-z0-9+/=]+)\) '
+        r'format\("woff2"\)',
+        html,
+    )
+    assert face and face.group(1) == EMBEDDED_FAMILY
+    assert f'font-family:"{EMBEDDED_FAMILY}", "Noto Sans CJK SC"' in html
+    data = base64.b64decode(face.group(2))
+    assert data[:4] == b"wOF2" and len(data) < 60_000
+    font = TTFont(io.BytesIO(data))
+    held = set(font.getBestCmap())
+    shown = {char for char in page_text(html) if ord(char) >= 0x2E80}
+    assert len(shown) >= 15  # tier labels and RFM cells
+    assert sorted(char for char in shown if ord(char) not in held) == []
+    assert held == {ord(char) for char in full_report.webfont.characters}
+    # the same page twice: the font holds no timestamp
+    assert build_report(full_inputs(), ReportSettings(dpi=60)).html == html
+
+
 def test_without_a_cjk_font_the_report_warns_and_still_renders(monkeypatch, caplog):
     from matplotlib import font_manager
 
@@ -508,6 +536,7 @@ def test_without_a_cjk_font_the_report_warns_and_still_renders(monkeypatch, capl
     assert report.font.family is None
     assert "no CJK font found" in caplog.text
     assert "Chinese labels may show as boxes" in report.html
+    assert report.webfont is None and "@font-face" not in report.html
 
 
 def test_font_path_that_does_not_exist_falls_back_with_a_warning(monkeypatch, caplog):

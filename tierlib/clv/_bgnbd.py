@@ -1,9 +1,16 @@
-"""The BG/NBD purchase model (Fader, Hardie & Lee 2005, "Counting your customers the easy way").
+"""The BG/NBD purchase model (Fader, Hardie & Lee 2005, "Counting your customers the easy way")
+and its modification MBG/NBD (Batislam, Denizel & Filiztekin 2007).
 
 Each customer buys at a Poisson rate λ ~ Gamma(r, α) while alive and, after each
-purchase, drops out with probability p ~ Beta(a, b).  Data per customer:
-``frequency`` x (repeat purchase periods), ``recency`` t_x (age at the last
-purchase) and ``T`` (age at the end of observation), all in one time unit.
+purchase, drops out with probability p ~ Beta(a, b).  MBG/NBD also lets a customer
+drop out at time 0, right after the first purchase, so a customer without a repeat
+purchase is no longer certainly alive.  Data per customer: ``frequency`` x (repeat
+purchase periods), ``recency`` t_x (age at the last purchase) and ``T`` (age at
+the end of observation), all in one time unit.
+
+Both likelihoods are one formula with a drop-out ``offset`` o (0 for BG/NBD, 1 for
+MBG/NBD): B(a, b+x+o)/B(a, b) · Γ(r+x)α^r/Γ(r) · [(α+T)^-(r+x) + a/(b+x+o-1) (α+t_x)^-(r+x)],
+the second term for x > 0 only when o = 0.
 """
 
 from __future__ import annotations
@@ -44,21 +51,35 @@ class BetaGeoModel(PurchaseModel):
     model_name = "BG/NBD"
     param_names = PARAM_NAMES
     time_params = ("alpha",)
+    offset = 0
+    """Drop-out opportunities before the first repeat purchase: 0 here, 1 in MBG/NBD."""
 
     def _objective(self, x, t_x, age, w, penalizer):
-        return _objective(x, t_x, age, w, penalizer)
+        return _objective(x, t_x, age, w, penalizer, self.offset)
 
     def _log_likelihood(self, params, x, t_x, age):
-        return _log_likelihood(params, x, t_x, age)
+        return _log_likelihood(params, x, t_x, age, self.offset)
 
     def _log_probability_alive(self, params, x, t_x, age):
-        return _log_probability_alive(params, x, t_x, age)
+        return _log_probability_alive(params, x, t_x, age, self.offset)
 
     def _expected_purchases(self, params, t, x, t_x, age):
-        return _expected_purchases(params, t, x, t_x, age)
+        return _expected_purchases(params, t, x, t_x, age, self.offset)
 
 
-def _objective(x, t_x, age, w, penalizer):
+class ModifiedBetaGeoModel(BetaGeoModel):
+    """MBG/NBD model (Batislam et al. 2007) fitted by exact maximum likelihood.
+
+    BetaGeoModel's parameters, attributes and methods; a customer may also drop out
+    right after the first purchase, so ``probability_alive`` is below 1 for customers
+    without a repeat purchase too.  Agrees with lifetimes' ModifiedBetaGeoFitter.
+    """
+
+    model_name = "MBG/NBD"
+    offset = 1
+
+
+def _objective(x, t_x, age, w, penalizer, offset):
     """Mean negative log-likelihood and its gradient over log(r, α, a, b).
 
     Terms that depend on x alone are evaluated once per distinct x and weighted by
@@ -68,10 +89,13 @@ def _objective(x, t_x, age, w, penalizer):
     """
     x_values, x_index = factorize_sorted(x)
     weight_per_x = np.bincount(x_index, weights=w)
+    x_values_o = x_values + offset
     age_values, age_index = factorize_sorted(age)
     tx_values, tx_index = factorize_sorted(t_x)
-    repeat = x > 0
-    x_minus_one = np.where(repeat, x - 1.0, 0.0)
+    can_drop = _can_drop(x, offset)
+    # b + x + o - 1 appears only where a drop-out after t_x is possible; elsewhere 0, and b + 0
+    # keeps the log finite
+    x_shift = np.where(can_drop, x + offset - 1.0, 0.0)
     total_weight = w.sum()
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -79,22 +103,21 @@ def _objective(x, t_x, age, w, penalizer):
         r, alpha, a, b = params
         log_alpha_T = np.log(alpha + age_values)[age_index]
         log_alpha_tx = np.log(alpha + tx_values)[tx_index]
-        # b + x - 1 appears only for repeat buyers; 1.0 elsewhere keeps the log finite.
-        b_x1 = np.where(repeat, b + x_minus_one, 1.0)
+        b_x1 = b + x_shift
         r_x = r + x
         a3 = -r_x * log_alpha_T
-        a4 = np.where(repeat, np.log(a) - np.log(b_x1) - r_x * log_alpha_tx, -np.inf)
+        a4 = np.where(can_drop, np.log(a) - np.log(b_x1) - r_x * log_alpha_tx, -np.inf)
         tail = np.logaddexp(a3, a4)
         # posterior weights of "still alive at T" (w3) and "dropped out after t_x" (w4)
         w3 = w * np.exp(a3 - tail)
         w4 = w * np.exp(a4 - tail)
-        per_x = (gammaln(r + x_values) + gammaln(b + x_values) - gammaln(a + b + x_values)) * weight_per_x
+        per_x = (gammaln(r + x_values) + gammaln(b + x_values_o) - gammaln(a + b + x_values_o)) * weight_per_x
         ll = (
             per_x.sum()
             + total_weight * (r * np.log(alpha) - gammaln(r) + gammaln(a + b) - gammaln(b))
             + (w * tail).sum()
         )
-        psi_abx = (digamma(a + b + x_values) * weight_per_x).sum()
+        psi_abx = (digamma(a + b + x_values_o) * weight_per_x).sum()
         d_r = (
             (digamma(r + x_values) * weight_per_x).sum()
             + total_weight * (np.log(alpha) - digamma(r))
@@ -105,7 +128,7 @@ def _objective(x, t_x, age, w, penalizer):
         d_a = total_weight * digamma(a + b) - psi_abx + w4.sum() / a
         d_b = (
             total_weight * (digamma(a + b) - digamma(b))
-            + (digamma(b + x_values) * weight_per_x).sum()
+            + (digamma(b + x_values_o) * weight_per_x).sum()
             - psi_abx
             - (w4 / b_x1).sum()
         )
@@ -117,43 +140,49 @@ def _objective(x, t_x, age, w, penalizer):
     return objective
 
 
-def _log_likelihood(params, x, t_x, age):
+def _can_drop(x, offset):
+    """Whether a drop-out after the last purchase is possible: BG/NBD needs a repeat purchase."""
+    return np.ones(x.shape, dtype=bool) if offset else x > 0
+
+
+def _log_likelihood(params, x, t_x, age, offset):
     r, alpha, a, b = (params[name] for name in PARAM_NAMES)
-    repeat = x > 0
-    b_x1 = np.where(repeat, b + x - 1, 1.0)
+    can_drop = _can_drop(x, offset)
+    b_x1 = np.where(can_drop, b + x + offset - 1, 1.0)
     a3 = -(r + x) * np.log(alpha + age)
-    a4 = np.where(repeat, np.log(a) - np.log(b_x1) - (r + x) * np.log(alpha + t_x), -np.inf)
+    a4 = np.where(can_drop, np.log(a) - np.log(b_x1) - (r + x) * np.log(alpha + t_x), -np.inf)
     return (
         gammaln(r + x)
         - gammaln(r)
         + r * np.log(alpha)
         + gammaln(a + b)
-        + gammaln(b + x)
+        + gammaln(b + x + offset)
         - gammaln(b)
-        - gammaln(a + b + x)
+        - gammaln(a + b + x + offset)
         + np.logaddexp(a3, a4)
     )
 
 
-def _log_probability_alive(params, x, t_x, age):
+def _log_probability_alive(params, x, t_x, age, offset):
     r, alpha, a, b = (params[name] for name in PARAM_NAMES)
-    repeat = x > 0
-    b_x1 = np.where(repeat, b + x - 1, 1.0)
-    # log of a/(b+x-1) * ((α+T)/(α+t_x))^(r+x); kept in log space because the power
+    can_drop = _can_drop(x, offset)
+    b_x1 = np.where(can_drop, b + x + offset - 1, 1.0)
+    # log of a/(b+x+o-1) * ((α+T)/(α+t_x))^(r+x); kept in log space because the power
     # overflows for frequencies in the thousands.
     log_odds_dead = np.log(a) - np.log(b_x1) + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
-    return np.where(repeat, -np.logaddexp(0.0, log_odds_dead), 0.0)
+    return np.where(can_drop, -np.logaddexp(0.0, log_odds_dead), 0.0)
 
 
-def _expected_purchases(params, t, x, t_x, age):
+def _expected_purchases(params, t, x, t_x, age, offset):
     r, alpha, a, b = (params[name] for name in PARAM_NAMES)
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9  # the formula is 0/0 at a = 1; its limit is continuous, so step beside it
     z = t / (alpha + age + t)
-    # Euler's transformation turns 2F1(r+x, b+x; a+b+x-1; z) (1-z)^(r+x) into
-    # (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z): the first two arguments no longer
+    c = a + b + x + offset - 1
+    # Euler's transformation turns 2F1(r+x, b+x+o; c; z) (1-z)^(r+x) into
+    # (1-z)^(a-1) 2F1(a+b+o-1-r, a-1; c; z): the first two arguments no longer
     # grow with x, which keeps the series well-behaved for very frequent buyers.
-    hyper = hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    hyper = hyp2f1(a + b + offset - 1 - r, a - 1, c, z)
     survival = np.exp((a - 1) * np.log1p(-z)) * hyper
-    unconditional = (a + b + x - 1) / (a - 1) * (1.0 - survival)
-    return unconditional * np.exp(_log_probability_alive(params, x, t_x, age))
+    unconditional = c / (a - 1) * (1.0 - survival)
+    return unconditional * np.exp(_log_probability_alive(params, x, t_x, age, offset))

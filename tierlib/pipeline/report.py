@@ -87,6 +87,8 @@ def run_report(ctx: RunContext) -> dict:
         "sections": report.sections,
         "sections_missing": missing,
         "font": report.font.family or "none",
+        "embedded_font_characters": len(report.webfont.characters) if report.webfont else 0,
+        "embedded_font_bytes": report.webfont.size_bytes if report.webfont else 0,
         "seconds_reading": round(seconds_reading, 3),
         "seconds_rendering": report.seconds,
         "seconds": round(time.perf_counter() - started, 3),

@@ -14,6 +14,7 @@ from tierlib.report._fonts import CjkFont, find_cjk_font
 from tierlib.report._html import Chart, Section, missing_section, page, render, table
 from tierlib.report._inputs import ReportInputs
 from tierlib.report._settings import ReportSettings
+from tierlib.report._webfont import WebFont, embedded_font, page_text
 
 SECTION_IDS = (
     "glance",
@@ -41,6 +42,8 @@ class Report:
     sections: dict[str, str]
     """Section id -> ``ok`` or ``missing``."""
     font: CjkFont
+    webfont: WebFont | None
+    """The CJK face embedded in the page (None without a CJK font or Chinese text)."""
     seconds: float
 
 
@@ -88,16 +91,18 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
         lift = _lift(inputs, draw)
     sections = [glance, tiers, migration, rfm, clv, lifecycle, alerts, model, quality, lift]
     charts = {chart.name: chart.png for section in sections for chart in section.charts}
-    html = page(
-        f"Tierflow monthly member report · {inputs.period}",
-        sections,
-        period=inputs.period,
-        previous_period=inputs.previous_period,
-        as_of=f"{as_of(inputs.period):%Y-%m-%d}",
-        model_in_use=_model_in_use(inputs),
-        timing=", ".join(f"{name} {seconds:.0f} s" for name, seconds in inputs.stage_seconds.items()),
-        font=font,
-    )
+    context = {
+        "period": inputs.period,
+        "previous_period": inputs.previous_period,
+        "as_of": f"{as_of(inputs.period):%Y-%m-%d}",
+        "model_in_use": _model_in_use(inputs),
+        "timing": ", ".join(f"{name} {seconds:.0f} s" for name, seconds in inputs.stage_seconds.items()),
+        "font": font,
+    }
+    title = f"Tierflow monthly member report · {inputs.period}"
+    # Drawn twice: the first page's text says which characters the embedded font must hold.
+    webfont = embedded_font(font, page_text(page(title, sections, webfont=None, **context)))
+    html = page(title, sections, webfont=webfont, **context)
     return Report(
         period=inputs.period,
         html=html,
@@ -105,6 +110,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
         headline=figures,
         sections={section.id: section.status for section in sections},
         font=font,
+        webfont=webfont,
         seconds=round(time.perf_counter() - started, 3),
     )
 
