@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tierlib.clv import calibration_holdout_split, compare_on_holdout, simulate_transactions
 from tierlib.config import load_config, parse_config
 from tierlib.errors import ConfigError
 from tierlib.report import SECTION_IDS, DataDocsLink, ReportInputs, ReportSettings, TierInfo, build_report
@@ -64,8 +66,32 @@ def _features(count: int = 40) -> pd.DataFrame:
                 dtype="string",
             ),
             "clv": np.where(frequency > 0, 10.0 ** (1 + (np.arange(count) % 4)), np.nan),
+            "probability_alive": np.where(frequency > 0, 0.05 + (np.arange(count) % 10) / 10, np.nan),
         }
     )
+
+
+def _clv_fit() -> dict:
+    """The features stage's CLV record for ``auto``: a real holdout check on simulated buyers."""
+    tx = simulate_transactions(
+        1500, start="2025-01-01", end="2026-11-01", r=0.6, alpha=12, a=0.9, b=4, seed=3
+    )
+    split = calibration_holdout_split(
+        tx,
+        customer_col="customer_id",
+        date_col="date",
+        calibration_end="2026-08-03",
+        observation_end="2026-11-02",
+        unit="week",
+    )
+    check = compare_on_holdout(split, ["bgnbd", "pareto_nbd", "mbgnbd"])
+    return {
+        "time_unit": "week",
+        "penalizer": 0.0,
+        "model": check["best"],
+        "configured_model": "auto",
+        "holdout_check": check,
+    }
 
 
 def _orders() -> pd.DataFrame:
@@ -180,6 +206,7 @@ def full_inputs() -> ReportInputs:
         tiers_config=TIERS,
         tiers=tiers,
         features=_features(),
+        clv_fit=_clv_fit(),
         month_orders=_orders(),
         month_events=pd.DataFrame({"oneid": pd.array(["P0020", "P0021", "P0001"], dtype="string")}),
         migration=_migration(),
@@ -299,6 +326,8 @@ def test_full_report_has_every_section_with_its_chart(full_report):
         "migration_flows",
         "rfm_grid",
         "clv",
+        "clv_calibration",
+        "clv_alive",
         "lifecycle",
         "alerts",
         "model",
@@ -311,6 +340,47 @@ def test_full_report_has_every_section_with_its_chart(full_report):
         assert (f'data-chart="{name}"' in full_report.html) == (name != "headline")
     # self-contained: nothing fetched from elsewhere
     assert not re.search(r'(src|href)="(https?:)?//', full_report.html)
+
+
+def test_clv_section_shows_the_model_choice_calibration_and_probability_alive(full_report):
+    fit = _clv_fit()
+    section = _section(full_report.html, "clv")
+    names = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
+    assert f"<b>{names[fit['model']]}</b>" in section and "features.clv_model: auto" in section
+    for name, recorded in fit["holdout_check"]["scores"].items():
+        assert f"{names[name]} {recorded['score'] * 100:.1f}%" in section
+    assert 'data-chart="clv_calibration"' in section and 'data-chart="clv_alive"' in section
+    alive = _features()["probability_alive"].dropna()
+    assert f"{(alive < 0.5).mean() * 100:.1f}% of buyers are more likely gone" in section
+    table = figures.holdout_calibration(fit)
+    assert set(table["model"]) == set(fit["holdout_check"]["scores"])
+    assert table.groupby("model")["customers"].sum().eq(fit["holdout_check"]["customers"]).all()
+    by_tier = figures.probability_alive_by_tier(full_inputs())
+    assert by_tier["members"].sum() == alive.size
+
+
+def test_clv_section_says_which_models_were_skipped_and_why_as_text():
+    fit = {
+        "time_unit": "week",
+        "penalizer": 0.001,
+        "model": "nbd",
+        "configured_model": "auto",
+        "holdout_check": {
+            "best": None,
+            "scores": {},
+            "skipped": {"pareto_nbd": "Pareto/NBD fit <b>failed</b>"},
+        },
+        "note": "the history shows no drop-out yet",
+    }
+    inputs = dataclasses.replace(full_inputs(), clv_fit=fit)
+    report = build_report(inputs, ReportSettings(dpi=60))
+    section = _section(report.html, "clv")
+    assert "<b>NBD (no drop-out)</b>" in section and "penalizer 0.001" in section
+    assert "Pareto/NBD was not checked: Pareto/NBD fit &lt;b&gt;failed&lt;/b&gt;" in section
+    assert "the history shows no drop-out yet" in section
+    assert "clv_calibration" not in report.charts and "clv_alive" in report.charts
+    without = build_report(dataclasses.replace(full_inputs(), clv_fit=None), ReportSettings(dpi=60))
+    assert without.sections["clv"] == "ok" and "clv_calibration" not in without.charts
 
 
 def test_quality_section_shows_the_extract_warnings_and_cleared_fields():

@@ -18,6 +18,7 @@ from tierlib.catalog import (
     alerts_key,
     alerts_summary_key,
     approved_model_key,
+    clv_params_key,
     exports_prefix,
     exports_success_key,
     features_key,
@@ -50,6 +51,7 @@ FEATURE_COLUMNS = (
     "monetary",
     "lifecycle_stage",
     "clv",
+    "probability_alive",
 )
 QUARANTINE_READ = ("stage", "channel", "kind", "reason")
 LIFT_JSON = "lift/lift.json"
@@ -140,6 +142,7 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     features = _parquet(
         storage, features_key(period), "features", notes, "the features stage", FEATURE_COLUMNS
     )
+    clv_fit = _json(storage, clv_params_key(period), "clv_fit", notes, "the features stage")
     migration = _parquet(storage, migration_key(period), "migration", notes, "the tiers stage")
     migration_summary = _json(storage, migration_summary_key(period), "migration", notes, "the tiers stage")
     if migration_summary is not None and not migration_summary.get("has_previous"):
@@ -173,6 +176,7 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
         model_top_share=model_settings.top_share,
         tiers=tiers,
         features=features,
+        clv_fit=clv_fit,
         month_orders=orders,
         month_events=events,
         migration=migration,

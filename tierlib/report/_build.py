@@ -395,15 +395,58 @@ def _clv(inputs: ReportInputs, colors, draw) -> Section:
     features = inputs.features
     if features is None or "clv" not in features:
         return missing_section("clv", title, inputs.notes.get("features", "no features"))
-    from tierlib.report._charts import clv_chart
-    from tierlib.report._figures import clv_by_tier, clv_values
+    from tierlib.report._charts import calibration_chart, clv_chart, probability_alive_chart
+    from tierlib.report._figures import (
+        ALIVE_BINS,
+        LIKELY_GONE,
+        MODEL_NAMES,
+        clv_by_tier,
+        clv_values,
+        holdout_calibration,
+        model_choice,
+        probability_alive_by_tier,
+        probability_alive_values,
+    )
 
     values = clv_values(features)
     if values.empty:
         return missing_section("clv", title, "No member has a CLV this month (CLV is off, or nobody bought).")
     chart = draw("clv", clv_chart(values, clv_by_tier(inputs), colors), "CLV distribution")
-    body = render("clv.html", median=values.median(), p95=values.quantile(0.95), chart=chart)
-    return Section("clv", title, body, charts=(chart,))
+    charts = [chart]
+    choice = model_choice(inputs.clv_fit)
+    calibration = holdout_calibration(inputs.clv_fit)
+    calibration_chart_ = None
+    if len(calibration):
+        unit = (choice or {}).get("time_unit", "week")
+        periods = (choice or {}).get("holdout_periods") or 0
+        window = f"the last {fmt.count(periods)} {unit}{'s' if periods != 1 else ''}"
+        calibration_chart_ = draw(
+            "clv_calibration",
+            calibration_chart(calibration, inputs.clv_fit["model"], MODEL_NAMES, window),
+            "CLV model calibration: forecast against observed holdout purchases",
+        )
+        charts.append(calibration_chart_)
+    alive = probability_alive_values(features)
+    alive_chart = None
+    if len(alive):
+        alive_chart = draw(
+            "clv_alive",
+            probability_alive_chart(alive, probability_alive_by_tier(inputs), colors, ALIVE_BINS),
+            "Probability alive",
+        )
+        charts.append(alive_chart)
+    body = render(
+        "clv.html",
+        median=values.median(),
+        p95=values.quantile(0.95),
+        chart=chart,
+        choice=choice,
+        missing_fit=inputs.notes.get("clv_fit"),
+        calibration_chart=calibration_chart_,
+        alive_chart=alive_chart,
+        likely_gone=float((alive < LIKELY_GONE).mean()) if len(alive) else None,
+    )
+    return Section("clv", title, body, charts=tuple(charts))
 
 
 def _lifecycle(inputs: ReportInputs, draw) -> Section:

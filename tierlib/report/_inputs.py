@@ -50,7 +50,9 @@ class ReportInputs:
     """``tiers/period=M/tiers.parquet`` (TIER_COLUMNS)."""
     features: pd.DataFrame | None = None
     """``features/period=M/features.parquet`` (at least oneid, rfm_cell, rfm_cell_en, rfm_code,
-    frequency, monetary, lifecycle_stage, clv)."""
+    frequency, monetary, lifecycle_stage, clv, probability_alive)."""
+    clv_fit: dict | None = None
+    """``features/period=M/clv_params.json``: the CLV fit (model, parameters, holdout check)."""
     month_orders: pd.DataFrame | None = None
     """The month's accepted orders with ``oneid`` (amount, refund_amount)."""
     month_events: pd.DataFrame | None = None
