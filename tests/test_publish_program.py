@@ -144,3 +144,63 @@ def test_program_lift_per_tier_matches_welch_and_the_group_means():
         assert row["spend_p_value"] == pytest.approx(welch.pvalue)
         low, high = welch.confidence_interval(0.95)
         assert (row["spend_lift_low"], row["spend_lift_high"]) == pytest.approx((low, high))
+
+
+# -- contact budget ----------------------------------------------------------------------------
+
+
+def _budget_settings(**budget):
+    channels = {name: kind for name, kind in ALL_KINDS.items() if name not in ("wechat", "crm")}
+    return settings(
+        channels=channels,
+        max_segments_per_member=3,
+        segments={
+            "vip": {"priority": 1, "channels": ["sms", "email"]},
+            "winback": {"priority": 2, "channels": list(channels)},
+            "welcome": {"priority": 3, "channels": ["push", "gads", "meta"]},
+        },
+        contact_budget={
+            "max_contacts": 3,
+            "channel_order": ["push", "email", "sms", "gads", "meta"],
+            **budget,
+        },
+    )
+
+
+def test_the_budget_holds_for_every_member_across_channels_by_priority_then_channel_order():
+    oneids, frame, ids = _population()
+    result = build_exports(
+        tiers(*oneids), frame, ids, Suppression.empty(), _budget_settings(), period="2026-02"
+    )
+    treated = result.assignments[result.assignments["group"] == "treated"]
+    per_member = treated.groupby("oneid").size()
+    assert len(per_member) == N and (per_member == 3).all()
+    # Without the budget each member would have 2 + 6 + 3 = 11 contacts; the 3 kept are
+    # the vip segment (priority 1) in email then sms, then winback in push (first in the order).
+    kept = treated.groupby("oneid").apply(
+        lambda rows: sorted(zip(rows["segment"], rows["channel"], strict=True))
+    )
+    expected = sorted([("vip", "email"), ("vip", "sms"), ("winback", "push")])
+    assert all(rows == expected for rows in kept)
+    assert result.contact_log["oneid"].value_counts().max() == 3
+    assert result.figures["channels"]["meta"]["segments"]["winback"]["over_budget"] == N
+    assert result.figures["channels"]["sms"]["segments"]["vip"]["over_budget"] == 0
+    # Over-budget rows are neither sent nor held out.
+    assert not len(result.segments[("meta", "winback")]["holdout"])
+
+
+def test_the_budget_window_counts_last_months_contact_log():
+    oneids, frame, ids = _population()
+    history = pd.DataFrame(
+        {"period": "2026-01", "oneid": oneids[:10] * 2, "channel": "sms", "segment": "vip"}
+    ).astype("string")
+    options = _budget_settings(window_months=2)
+    result = build_exports(
+        tiers(*oneids), frame, ids, Suppression.empty(), options, period="2026-02", contact_history=history
+    )
+    treated = result.assignments[result.assignments["group"] == "treated"]
+    per_member = treated.groupby("oneid").size()
+    assert (per_member[oneids[:10]] == 1).all()  # 2 last month, 1 left of 3
+    assert (per_member.drop(oneids[:10]) <= 3).all()
+    with pytest.raises(ConfigError, match="not export channels"):
+        _budget_settings(channel_order=["fax"])

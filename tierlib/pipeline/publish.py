@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -22,7 +23,7 @@ from tierlib.catalog import (
     tiers_key,
 )
 from tierlib.errors import ConfigError, InputError
-from tierlib.period import previous_period
+from tierlib.period import previous_period, shift_period
 from tierlib.pipeline.context import RunContext, log, read_location
 from tierlib.publish import (
     ROLES,
@@ -52,6 +53,7 @@ ASSIGNMENTS_PATH = "assignments.parquet"
 LIFT_PARQUET_PATH = "lift/lift.parquet"
 LIFT_JSON_PATH = "lift/lift.json"
 PROGRAM_PATH = "program.parquet"
+CONTACT_LOG_PATH = "contact_log.parquet"
 PROGRAM_LIFT_PARQUET_PATH = "lift/program.parquet"
 PROGRAM_LIFT_JSON_PATH = "lift/program.json"
 _STANDARDIZED_PERIOD = re.compile(r"^standardized/period=(\d{4}-\d{2})/")
@@ -88,6 +90,7 @@ def run_publish(ctx: RunContext) -> dict:
         settings,
         previous=None if previous is None else previous["members"],
         period=ctx.period,
+        contact_history=contact_history(ctx.storage, ctx.period, settings.contact_budget.window_months),
     )
     lift, lift_header, program_lift_table = _lift(ctx, settings, previous, identity_map)
     files = export_files(tables, settings, lift, lift_header, program_lift_table)
@@ -155,6 +158,9 @@ def export_files(
     files.append(
         _file(ASSIGNMENTS_PATH, encode(tables.assignments, "parquet"), len(tables.assignments), "assignments")
     )
+    if tables.contact_log is not None:
+        log_data = encode(tables.contact_log, "parquet")
+        files.append(_file(CONTACT_LOG_PATH, log_data, len(tables.contact_log), "contact_log"))
     files.append(_file(PROGRAM_PATH, encode(tables.program, "parquet"), len(tables.program), "program"))
     if program_lift_table is None:
         program_lift_table = program_lift(empty_program(), _no_outcomes())
@@ -346,6 +352,20 @@ def previous_publish(storage, period: str) -> dict | None:
     return {"period": earlier, "members": members, **tables}
 
 
+def contact_history(storage, period: str, window_months: int) -> pd.DataFrame | None:
+    """The contact logs of the budget window's earlier months (those that were published)."""
+    frames = []
+    for back in range(1, window_months):
+        month = shift_period(period, -back)
+        manifest = read_published(storage, month)
+        if manifest is None:
+            continue
+        for entry in manifest["files"]:
+            if entry["role"] == "contact_log":
+                frames.append(storage.read_parquet(manifest["prefix"] + entry["path"]))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 def _lift(
     ctx: RunContext, settings: PublishSettings, previous: dict | None, identity_map
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
@@ -408,6 +428,7 @@ def _manifest_header(
                 "delta_basis": tables.delta_basis[(channel, segment)],
                 "rows": {role: len(roles[role]) for role in ROLES},
                 "invalid": tables.invalid.get((channel, segment), {}),
+                "over_budget": tables.figures["channels"][channel]["segments"][segment]["over_budget"],
             }
         )
     return {
@@ -418,6 +439,7 @@ def _manifest_header(
         "suppression_lists": list(settings.suppression or ()),
         "suppression_entries": len(suppression.phones) + len(suppression.emails),
         "global_control": _control_header(settings, ctx.period),
+        "contact_budget": dataclasses.asdict(settings.contact_budget),
         "segments": segments,
     }
 
