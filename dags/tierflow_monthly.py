@@ -25,11 +25,13 @@ from airflow.sdk import (
 
 from tierflow_airflow.support import (
     APPROVED_MODEL_ASSET,
-    RETRY_ARGS,
     TIERS_ASSET,
+    default_args,
+    operations_settings,
     period_param_schema,
     record_failure,
     start_date_text,
+    tierflow_task,
 )
 from tierlib.pipeline.stages import STAGES
 
@@ -40,7 +42,8 @@ OUTLETS = {"tiers": [TIERS]}
 TRIGGER_RULES = {"report": "none_failed"}
 """The report runs when publish was skipped on purpose (skip_publish), not when anything failed."""
 
-DEFAULT_ARGS = {**RETRY_ARGS, "on_failure_callback": record_failure}
+OPERATIONS = operations_settings()
+DEFAULT_ARGS = {**default_args(OPERATIONS), "on_failure_callback": record_failure}
 
 
 def _context(channels: list[str] | None = None):
@@ -60,12 +63,12 @@ def _extract_group():
     """The extract stage: one mapped task per channel; returns (first task, last task)."""
     with TaskGroup("extract", tooltip="read, standardize and validate each channel's month"):
 
-        @task
+        @tierflow_task("plan_channels", OPERATIONS)
         def plan_channels() -> list[str]:
             """The channels this run extracts: the 'channels' param, or every configured one."""
             return _context(get_current_context()["params"].get("channels") or None).channels
 
-        @task(map_index_template="{{ task.op_kwargs['channel'] }}")
+        @tierflow_task("extract", OPERATIONS, map_index_template="{{ task.op_kwargs['channel'] }}")
         def channel(channel: str) -> dict:
             from tierlib.pipeline.runner import run_stage
 
@@ -109,7 +112,9 @@ def tierflow_monthly():
             continue
         group_name = stage.group or stage.name
         group = groups.get(group_name) or groups.setdefault(group_name, TaskGroup(group_name))
-        decorate = task(
+        decorate = tierflow_task(
+            stage.name,
+            OPERATIONS,
             task_id=stage.name,
             inlets=INLETS.get(stage.name),
             outlets=OUTLETS.get(stage.name),
@@ -132,7 +137,7 @@ def tierflow_monthly():
             upstream >> current
         upstream = current
 
-    @task
+    @tierflow_task("summary", OPERATIONS)
     def summary() -> dict:
         """The month's headline figures (members, rows, quarantine, tiers, exports), shown as XCom."""
         from tierlib.pipeline.context import log

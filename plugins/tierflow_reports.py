@@ -26,10 +26,8 @@ runs no script, so it cannot act in the Airflow origin even if someone could wri
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from html import escape
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -74,6 +72,11 @@ _CONTENT_TYPES = {
 
 def open_tierflow_storage():
     """The storage of the config ``TIERFLOW_CONFIG`` names, read afresh on each request (it is small)."""
+    return open_tierflow()[1]
+
+
+def open_tierflow():
+    """The config ``TIERFLOW_CONFIG`` names and its storage."""
     from tierflow_airflow.support import s3_access
     from tierlib.config import load_config
     from tierlib.errors import TierflowError
@@ -86,7 +89,7 @@ def open_tierflow_storage():
         )
     try:
         config = load_config(path)
-        return s3_access(config).open(config.storage.root)
+        return config, s3_access(config).open(config.storage.root)
     except (OSError, TierflowError) as error:
         raise HTTPException(503, f"cannot open Tierflow storage: {error}") from error
 
@@ -120,10 +123,9 @@ def create_app(require_login: bool | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        from tierlib.report._listing import list_model_cards, list_reports
+        from tierlib.report._view import index_page
 
-        storage = open_tierflow_storage()
-        return _index_page(list_reports(storage), list_model_cards(storage), storage.root)
+        return index_page(*open_tierflow())
 
     @app.get("/api/reports")
     def api_reports() -> JSONResponse:
@@ -154,7 +156,9 @@ def create_app(require_login: bool | None = None) -> FastAPI:
         key = model_card_key(version)
         if not storage.exists(key):
             raise HTTPException(404, f"model version {version} has no card in {storage.root}")
-        return _card_page(version, storage.read_json(key))
+        from tierlib.report._view import card_page
+
+        return card_page(version, storage.read_json(key))
 
     @app.get("/files/{key:path}")
     def files(key: str) -> Response:
@@ -175,122 +179,6 @@ def create_app(require_login: bool | None = None) -> FastAPI:
         return Response(data, media_type=_CONTENT_TYPES.get(suffix, "application/octet-stream"))
 
     return app
-
-
-# -- pages ------------------------------------------------------------------------------
-
-_STYLE = """
-body{margin:0;font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;
-     background:#eef1f5;color:#1f2937;font-size:14px}
-header{background:#0b3c5d;color:#fff;padding:16px 24px}
-header h1{margin:0;font-size:20px} header p{margin:4px 0 0;color:#cfe3f1;font-size:12.5px}
-main{max-width:1100px;margin:0 auto;padding:16px}
-section{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:14px 18px;margin-bottom:14px}
-h2{font-size:16px;margin:0 0 8px}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th{text-align:left;color:#6b7280;border-bottom:2px solid #e5e7eb;padding:5px 8px}
-td{border-bottom:1px solid #e5e7eb;padding:5px 8px}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-a{color:#2563eb} .badge{background:#15803d;color:#fff;border-radius:999px;padding:1px 8px;font-size:11.5px}
-.muted{color:#6b7280} .miss{color:#9a3412}
-pre{background:#f8fafc;border:1px solid #e5e7eb;border-radius:8px;padding:10px;overflow:auto;font-size:12px}
-"""
-
-
-def _page(title: str, subtitle: str, body: str) -> str:
-    return (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><header><h1>{escape(title)}</h1><p>{subtitle}</p></header>"
-        f"<main>{body}</main></body></html>"
-    )
-
-
-def _number(value, kind: str = "count") -> str:
-    if value is None:
-        return "–"
-    if kind == "percent":
-        return f"{value * 100:.1f}%"
-    if kind == "metric":
-        return f"{value:.3f}"
-    return f"{value:,.0f}"
-
-
-def _index_page(reports: list[dict], cards: list[dict], root: str) -> str:
-    rows = []
-    for entry in reports:
-        period = escape(entry["period"])
-        headline = entry.get("headline") or {}
-        missing = [name for name, status in (entry.get("sections") or {}).items() if status != "ok"]
-        rows.append(
-            f'<tr><td><a href="reports/{period}">{period}</a></td>'
-            f'<td class="num">{_number(headline.get("members"))}</td>'
-            f'<td class="num">{_number(headline.get("active_members"))}</td>'
-            f'<td class="num">{_number(headline.get("revenue"))}</td>'
-            f'<td class="num">{_number(headline.get("top_share_of_revenue"), "percent")}</td>'
-            f'<td class="num">{_number(headline.get("alerts_total"))}</td>'
-            f'<td class="{"miss" if missing else "muted"}">'
-            f"{escape(', '.join(missing)) or 'complete'}</td></tr>"
-        )
-    report_table = (
-        "<table><thead><tr><th>month</th><th class=num>members</th><th class=num>active</th>"
-        "<th class=num>revenue</th><th class=num>top-20% share</th><th class=num>alerts</th>"
-        f"<th>sections without input</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        if rows
-        else '<p class="muted">No reports yet: the monthly DAG writes one per month (its last task).</p>'
-    )
-    card_rows = []
-    for card in cards:
-        version = escape(card["version"])
-        badge = ' <span class="badge">current</span>' if card.get("current") else ""
-        approved = escape(card["approved_from"]) if card.get("approved_from") else "not approved"
-        card_rows.append(
-            f'<tr><td><a href="models/{version}">{version}</a>{badge}</td>'
-            f"<td>{escape(str(card.get('period')))}</td>"
-            f"<td>{approved}</td><td>{escape(str(card.get('primary_metric')))}</td>"
-            f'<td class="num">{_number(card.get("model"), "metric")}</td>'
-            f'<td class="num">{_number(card.get("rfm_baseline"), "metric")}</td>'
-            f'<td class="num">{_number(card.get("clv_baseline"), "metric")}</td></tr>'
-        )
-    card_table = (
-        "<table><thead><tr><th>version</th><th>data month</th><th>approved from</th><th>primary metric</th>"
-        "<th class=num>model</th><th class=num>RFM baseline</th><th class=num>CLV baseline</th></tr></thead>"
-        f"<tbody>{''.join(card_rows)}</tbody></table>"
-        if card_rows
-        else '<p class="muted">No model trained yet: scoring uses the CLV baseline until the quarterly '
-        "retrain approves one.</p>"
-    )
-    body = (
-        f"<section><h2>Monthly reports</h2>{report_table}</section>"
-        f"<section><h2>Model cards</h2>{card_table}</section>"
-    )
-    return _page("Tierflow reports", f"storage: {escape(root)}", body)
-
-
-def _json(value) -> str:
-    return escape(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _card_page(version: str, card: dict) -> str:
-    metrics = card.get("metrics") or {}
-    scorers = [name for name in ("model", "rfm_baseline", "clv_baseline") if name in metrics]
-    names = sorted({metric for scorer in scorers for metric in (metrics[scorer] or {})})
-    head = "".join(f"<th class=num>{escape(s)}</th>" for s in scorers)
-    rows = "".join(
-        f"<tr><td>{escape(m)}</td>"
-        + "".join(f'<td class="num">{_number((metrics[s] or {}).get(m), "metric")}</td>' for s in scorers)
-        + "</tr>"
-        for m in names
-    )
-    table = f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
-    facts = {k: card.get(k) for k in ("period", "trained_at", "training_seconds", "primary_metric", "rows")}
-    body = (
-        f"<section><h2>Out-of-time validation</h2>{table}</section>"
-        f"<section><h2>Facts</h2><pre>{_json(facts)}</pre></section>"
-        f"<section><h2>Whole card</h2><pre>{_json(card)}</pre></section>"
-    )
-    return _page(
-        f"Model card {version}", '<a style="color:#cfe3f1" href="../">all reports and models</a>', body
-    )
 
 
 app = create_app()

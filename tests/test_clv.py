@@ -13,6 +13,7 @@ import pytest
 from tierlib.clv import (
     BetaGeoModel,
     GammaGammaModel,
+    NoDropoutModel,
     backtest,
     calibration_holdout_split,
     customer_lifetime_value,
@@ -22,6 +23,7 @@ from tierlib.clv import (
     summarize_transactions,
 )
 from tierlib.clv import cli as clv_cli
+from tierlib.clv._fitting import maximize_likelihood
 from tierlib.errors import InputError, ModelFitError
 
 TRUE_BGNBD = {"r": 0.5, "alpha": 8.0, "a": 0.8, "b": 3.0}
@@ -337,6 +339,75 @@ def test_non_convergence_raises_model_fit_error_saying_what_to_try():
     weeks = np.arange(1, 200, dtype=float)
     with pytest.raises(ModelFitError, match="penalizer"):
         BetaGeoModel().fit(weeks, weeks, weeks)
+
+
+def test_drop_out_indistinguishable_from_a_low_rate_raises_instead_of_returning_a_ridge_point():
+    # Four months of history with rare drop-outs: the optimum runs off along the ridge where
+    # a and b grow together (a homogeneous drop-out probability), so no finite MLE exists.
+    ages = np.random.default_rng(1).uniform(2, 8, 300)
+    data = simulate_bgnbd_summary(ages, **TRUE_BGNBD, seed=300)
+    with pytest.raises(ModelFitError, match=r"BG/NBD.*ran off.*\ba\b.*penalizer") as error:
+        BetaGeoModel().fit(data["frequency"], data["recency"], data["T"])
+    assert "longer history" in str(error.value)
+    penalized = BetaGeoModel(penalizer=0.01).fit(data["frequency"], data["recency"], data["T"])
+    assert all(0.001 < value < 1000 for value in penalized.params_.values())
+
+
+def test_no_dropout_model_is_the_bgnbd_limit_without_drop_out():
+    ages = np.random.default_rng(5).uniform(2, 8, 3000)
+    data = simulate_bgnbd_summary(ages, **TRUE_BGNBD, seed=6)
+    args = (data["frequency"], data["recency"], data["T"])
+    nbd = NoDropoutModel().fit(*args)
+    limit = model_with(**nbd.params_, a=1e-12, b=1.0)
+    # BG/NBD at a -> 0 (drop-out probability 0) has the same likelihood and forecasts
+    np.testing.assert_allclose(nbd.log_likelihood(*args), limit.log_likelihood(*args), rtol=1e-9)
+    assert nbd.log_likelihood_ == pytest.approx(nbd.log_likelihood(*args).sum())
+    np.testing.assert_allclose(
+        nbd.expected_purchases(13, *args), limit.expected_purchases(13, *args), rtol=1e-6
+    )
+    assert (nbd.probability_alive(*args) == 1).all()
+    # and it is the maximum: moving either parameter lowers the likelihood
+    for name in ("r", "alpha"):
+        for factor in (0.99, 1.01):
+            moved = NoDropoutModel()
+            moved.params_ = dict(nbd.params_, **{name: nbd.params_[name] * factor})
+            assert moved.log_likelihood(*args).sum() < nbd.log_likelihood_
+
+
+def test_identical_spend_for_everyone_raises_a_gamma_gamma_fit_error():
+    # No spread between customers: q and γ run off together (ν is the same for everyone).
+    frequency = np.random.default_rng(2).integers(1, 30, 500).astype(float)
+    with pytest.raises(ModelFitError, match=r"Gamma-Gamma.*penalizer"):
+        GammaGammaModel().fit(frequency, np.full(500, 25.0))
+
+
+def test_a_flat_likelihood_at_an_interior_point_is_not_taken_for_an_optimum():
+    # The gradient vanishes along log(b) almost everywhere, as on a ridge far from the data:
+    # a small gradient must not pass for convergence when the curvature says nothing is known.
+    def objective(theta):
+        value = (theta[0] - 1.0) ** 2 + 1e-9 * theta[1] ** 2
+        return value, np.array([2 * (theta[0] - 1.0), 2e-9 * theta[1]])
+
+    with pytest.raises(ModelFitError, match=r"flat along b.*try a penalizer"):
+        maximize_likelihood(
+            objective,
+            np.array([0.0, 3.0]),
+            model="Toy",
+            names=("a", "b"),
+            advice="try a penalizer",
+            n_observations=1000,
+            penalized=False,
+        )
+    theta = maximize_likelihood(
+        lambda t: (float(np.sum((t - 1.0) ** 2)), 2 * (t - 1.0)),
+        np.zeros(2),
+        model="Toy",
+        names=("a", "b"),
+        advice="",
+        n_observations=1000,
+        penalized=False,
+    )
+    np.testing.assert_allclose(theta, [1.0, 1.0], atol=1e-8)
 
 
 def test_bad_inputs_and_unfitted_models_raise_clear_errors():

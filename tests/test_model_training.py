@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import datetime
 
 import numpy as np
@@ -215,6 +216,33 @@ def test_model_follows_scikit_learn_conventions(sets):
     assert predicted["churn_probability"].between(0, 1).all()
     again = fitted(training, random_state=3).predict(validation)
     pd.testing.assert_frame_equal(predicted, again)  # same data, same seed: same predictions
+
+
+def test_prediction_walks_each_tree_once_and_gives_the_same_scores_on_one_and_two_threads(sets, monkeypatch):
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores to run prediction on two threads")
+    training, validation = sets
+    model = fitted(training)
+    # Enough rows that OpenMP gives each thread a share of every tree's rows.
+    members = pd.concat([validation] * 40, ignore_index=True)
+    walks = []
+    walk = TreePredictor.predict
+
+    def counted(self, X, known_cat_bitsets, f_idx_map, n_threads):
+        walks.append(n_threads)
+        return walk(self, X, known_cat_bitsets, f_idx_map, n_threads)
+
+    monkeypatch.setattr(TreePredictor, "predict", counted)
+    trees = model.churn_pipeline_[-1].n_iter_ + model.spend_pipeline_[-1].n_iter_
+    predicted = {}
+    for threads in (1, 2):
+        walks.clear()
+        model.threads = threads
+        predicted[threads] = model.predict(members)
+        assert walks == [threads] * trees  # every tree once (churn feeds both columns), on these threads
+    pd.testing.assert_frame_equal(predicted[1], predicted[2], check_exact=True)
 
 
 def test_model_refuses_bad_labels_and_params(sets):

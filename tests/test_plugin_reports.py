@@ -277,3 +277,29 @@ def test_every_file_is_served_sandboxed_and_data_docs_load_nothing_from_elsewher
         assert sandbox[0] == "sandbox" and set(sandbox[1:]) <= {"allow-same-origin"}, path  # no allow-scripts
         assert "default-src 'none'" in policy and "script-src 'none'" in policy, path
         assert headers["x-content-type-options"] == "nosniff", path
+
+
+def test_index_and_card_pages_show_names_as_text_and_the_configured_top_share(
+    storage_root, tmp_path, monkeypatch
+):
+    import yaml
+    from fastapi.testclient import TestClient
+
+    config = yaml.safe_load(Path(CONFIG).read_text())
+    config["report"] = {**(config.get("report") or {}), "top_share": 0.1}
+    custom = tmp_path / "tierflow.yaml"
+    custom.write_text(yaml.safe_dump(config, allow_unicode=True))
+    monkeypatch.setenv("TIERFLOW_CONFIG", str(custom))
+    hostile = "<script>alert(1)</script>"
+    storage = open_storage(str(storage_root))
+    storage.write_json(
+        model_card_key("m-2026-09-ccc"),
+        {"period": hostile, "primary_metric": hostile, "metrics": {"model": {hostile: 0.5}}},
+    )
+    client = TestClient(_module().create_app(require_login=False))
+    index = client.get("/").text
+    assert "top-10% share" in index and "top-20%" not in index
+    card = client.get("/models/m-2026-09-ccc").text
+    for page in (index, card):
+        assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '<td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td class="num">0.500</td>' in card

@@ -8,6 +8,7 @@ with coreutils ``md5sum`` / ``sha256sum`` outside the code under test.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import pandas as pd
@@ -234,3 +235,72 @@ def test_publish_files_include_upload_archives_for_platform_channels():
     assert not any("/upload/holdout" in path for path in uploads)
     total = sum(file.rows for path, file in uploads.items() if "tx_phone" in path and "/members-" in path)
     assert total == 2
+
+
+# -- wecom ------------------------------------------------------------------------------------
+
+WECOM = {"guides": {"kind": "wecom", "record_channels": ["guide"]}}
+
+
+def test_wecom_lists_each_customer_under_their_guide_by_external_id_else_phone():
+    frame = records(
+        # A added guide G1 on WeCom: reached by external id, no phone in the row.
+        {
+            "channel": "guide",
+            "record_id": "a",
+            "guide_id": "G1",
+            "external_userid": "wmA",
+            "phone": "13800000001",
+        },
+        {"channel": "app", "record_id": "a", "phone": "13800000001", "consent_sms": True},
+        # B has guide G2 but has not added them: the consenting phone is given to add.
+        {"channel": "guide", "record_id": "b", "guide_id": "G2", "phone": "13800000002"},
+        {"channel": "app", "record_id": "b", "phone": "13800000002", "consent_sms": True},
+        # C has a guide but no external id and no consenting phone.
+        {"channel": "guide", "record_id": "c", "guide_id": "G1", "phone": "13800000003"},
+        # D has no guide at all.
+        {"channel": "app", "record_id": "d", "phone": "13800000004", "consent_sms": True},
+        # E added G2 but refuses SMS anywhere: a refusal wins.
+        {"channel": "guide", "record_id": "e", "guide_id": "G2", "external_userid": "wmE"},
+        {"channel": "app", "record_id": "e", "consent_sms": False},
+    )
+    ids = identity(*[(ch, r, r.upper()) for ch in ("guide", "app") for r in "abcde"])
+    options = settings(channels=WECOM, segments={"everyone": {"priority": 1, "channels": ["guides"]}})
+    result = build_exports(tiers(*"ABCDE"), frame, ids, Suppression.empty(), options)
+    rows = sent(result, "guides").astype(object).where(lambda f: f.notna(), None)
+    assert list(rows.columns) == ["guide_id", "external_userid", "phone"]
+    assert [tuple(row) for row in rows.itertuples(index=False)] == [
+        ("G1", "wmA", None),
+        ("G2", None, "+8613800000002"),
+    ]
+    assert result.invalid[("guides", "everyone")] == {"missing_identifier": 1, "no_guide": 1}
+    tasks = export_files(result, options, lift_table(result.assignments.iloc[0:0], _no_orders()), {})
+    (task_file,) = [file for file in tasks if file.role == "tasks"]
+    assert json.loads(task_file.data) == [
+        {"sender": "G1", "chat_type": "single", "external_userid": ["wmA"], "phones_to_add": []},
+        {"sender": "G2", "chat_type": "single", "external_userid": [], "phones_to_add": ["+8613800000002"]},
+    ]
+
+
+def test_wecom_sends_a_customer_one_group_message_a_day_however_many_segments_they_are_in():
+    frame = records(
+        {"channel": "guide", "record_id": "a", "guide_id": "G1", "external_userid": "wmA"},
+        {"channel": "app", "record_id": "a", "consent_sms": True, "phone": "13800000001"},
+    )
+    ids = identity(("guide", "a", "A"), ("app", "a", "A"))
+    options = settings(
+        channels={"guides": {"kind": "wecom", "max_segments_per_member": 3}, "sms": {"kind": "sms"}},
+        max_segments_per_member=3,
+        segments={
+            "vip": {"priority": 1, "channels": ["guides", "sms"]},
+            "churn": {"priority": 2, "channels": ["guides", "sms"]},
+        },
+    )
+    result = build_exports(tiers("A", vip=("A",)), frame, ids, Suppression.empty(), options)
+    assert len(sent(result, "guides", "vip")) == 1
+    assert len(sent(result, "guides", "churn")) == 0  # the day's one message went to the higher priority
+    assert len(sent(result, "sms", "churn")) == 1  # other channels keep their own cap
+
+
+def _no_orders() -> pd.DataFrame:
+    return pd.DataFrame({"oneid": [], "converted": [], "spend": []})

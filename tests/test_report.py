@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -432,6 +433,42 @@ def test_names_from_config_and_data_are_shown_as_text_never_as_markup():
     assert 'href="../../quality/x&#34; onclick=&#34;alert(1)"' in _section(html, "quality")
 
 
+def test_texts_and_headings_follow_the_config_not_the_defaults():
+    card = {**CARD, "data_window": {**CARD["data_window"], "horizon_days": 60}}  # trained on this config
+    changed = {"inactive_days": 45, "horizon_days": 60, "model_top_share": 0.1, "model_card": card}
+    inputs = ReportInputs(**{**full_inputs().__dict__, **changed})
+    html = build_report(inputs, ReportSettings(dpi=60, top_share=0.25)).html
+    assert "no purchase or engagement for 45+ days" in _section(html, "glance")
+    assert "Revenue from the top 25% of buyers" in _section(html, "glance")
+    assert "of predicted 60-day value." in _section(html, "tiers")
+    assert '<th class="num">predicted 60-day value</th>' in _section(html, "tiers")
+    assert '<th class="num">predicted 60-day value</th>' in _section(html, "alerts")
+    assert "top-10% spend capture <b>0.710</b>" in _section(html, "model")
+    assert "60-day labels" in _section(html, "model")
+    text = re.sub(r"<[^>]+>", " ", html)
+    for default in ("30+ days", "90-day", "top-20%", "top 20%"):
+        assert default not in text, default
+    # a card that records its own top share is labelled with it
+    with_card = ReportInputs(**{**inputs.__dict__, "model_card": {**card, "top_share": 0.15}})
+    assert "top-15% spend capture" in _section(build_report(with_card, ReportSettings(dpi=60)).html, "model")
+
+
+def test_the_report_stage_reads_those_settings_from_the_config(tmp_path, monkeypatch):
+    import yaml
+
+    from tierlib.pipeline.context import RunContext
+    from tierlib.pipeline.report import gather_inputs
+
+    raw = yaml.safe_load(Path("config/tierflow.yaml").read_text(encoding="utf-8"))
+    raw["alerts"]["inactive_days"] = 45
+    raw["model"].update(horizon_days=60, top_share=0.1)
+    config = tmp_path / "tierflow.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(tmp_path / "storage"))
+    inputs = gather_inputs(RunContext.open(str(config), PERIOD))
+    assert (inputs.inactive_days, inputs.horizon_days, inputs.model_top_share) == (45, 60, 0.1)
+
+
 # -- fonts ----------------------------------------------------------------------------------
 
 
@@ -459,6 +496,34 @@ def test_cjk_font_has_every_chinese_label_the_report_draws():
     assert missing == []
 
 
+def test_the_page_embeds_the_cjk_font_for_every_chinese_character_it_shows(full_report):
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    from tierlib.report._webfont import EMBEDDED_FAMILY, page_text
+
+    html = full_report.html
+    face = re.search(
+        r'@font-face\{font-family:"([^"]+)";src:url\(data:font/woff2;base64,([A-Za-z0-9+/=]+)\) '
+        r'format\("woff2"\)',
+        html,
+    )
+    assert face and face.group(1) == EMBEDDED_FAMILY
+    assert f'font-family:"{EMBEDDED_FAMILY}", "Noto Sans CJK SC"' in html
+    data = base64.b64decode(face.group(2))
+    assert data[:4] == b"wOF2" and len(data) < 60_000
+    font = TTFont(io.BytesIO(data))
+    held = set(font.getBestCmap())
+    shown = {char for char in page_text(html) if ord(char) >= 0x2E80}
+    assert len(shown) >= 15  # tier labels and RFM cells
+    assert sorted(char for char in shown if ord(char) not in held) == []
+    assert held == {ord(char) for char in full_report.webfont.characters}
+    # the same page twice: the font holds no timestamp
+    assert build_report(full_inputs(), ReportSettings(dpi=60)).html == html
+
+
 def test_without_a_cjk_font_the_report_warns_and_still_renders(monkeypatch, caplog):
     from matplotlib import font_manager
 
@@ -471,6 +536,7 @@ def test_without_a_cjk_font_the_report_warns_and_still_renders(monkeypatch, capl
     assert report.font.family is None
     assert "no CJK font found" in caplog.text
     assert "Chinese labels may show as boxes" in report.html
+    assert report.webfont is None and "@font-face" not in report.html
 
 
 def test_font_path_that_does_not_exist_falls_back_with_a_warning(monkeypatch, caplog):

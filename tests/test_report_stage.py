@@ -164,6 +164,75 @@ def test_report_opens_in_headless_chromium_with_every_section(run_root, chromium
     assert drawn / (160 * 1125) > 0.08
 
 
+@pytest.fixture
+def view_server(run_root, monkeypatch):
+    """The report view's app on a free loopback port (login off), so pages carry its real CSP."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    monkeypatch.setenv("TIERFLOW_CONFIG", CONFIG)
+    monkeypatch.setenv("TIERFLOW_STORAGE", str(run_root))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(_plugin_app(), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        thread.join(0.05)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    listener.close()
+
+
+FONT_STATE = """
+const done = arguments[arguments.length - 1];
+document.fonts.ready.then(() => {
+  const family = arguments[0];
+  const faces = [...document.fonts].filter((face) => face.family.replace(/"/g, "") === family);
+  const text = document.title + document.body.textContent;
+  done({
+    statuses: faces.map((face) => face.status),
+    ranges: faces.map((face) => face.unicodeRange),
+    check: document.fonts.check(`16px "${family}"`, text),
+    text: text,
+    used: getComputedStyle(document.querySelector(".chip")).fontFamily,
+  });
+});
+"""
+
+
+def test_the_embedded_font_loads_under_the_views_policy_and_covers_every_chinese_character(
+    view_server, tmp_path
+):
+    """No CJK font is installed for this Chromium: the page's Chinese renders from its own face."""
+    from tests.browser import chromium, console_errors, is_loopback, requests_seen, screenshot_on_failure
+    from tierlib.report._webfont import EMBEDDED_FAMILY, is_cjk
+
+    with chromium() as driver:
+        try:
+            driver.get(f"{view_server}/reports/{SECOND}")
+            assert driver.execute_script("return document.URL").endswith(f"/period={SECOND}/report.html")
+            state = driver.execute_async_script(FONT_STATE, EMBEDDED_FAMILY)
+            assert state["statuses"] == ["loaded"]
+            assert state["check"] is True
+            assert state["used"].startswith(f'"{EMBEDDED_FAMILY}"')
+            covered = set()
+            for part in state["ranges"][0].split(","):
+                low, _, high = part.strip().removeprefix("U+").partition("-")
+                covered.update(range(int(low, 16), int(high or low, 16) + 1))
+            chinese = {char for char in state["text"] if is_cjk(char)}
+            assert len(chinese) > 20
+            assert sorted(char for char in chinese if ord(char) not in covered) == []
+            assert [url for url in requests_seen(driver) if not is_loopback(url)] == []
+            assert [message for message in console_errors(driver) if "font" in message.lower()] == []
+        except Exception:
+            screenshot_on_failure(driver, tmp_path, "report-font")
+            raise
+
+
 def _plugin_app():
     spec = importlib.util.spec_from_file_location(
         "tierflow_reports_plugin", PROJECT / "plugins" / "tierflow_reports.py"

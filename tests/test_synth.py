@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -43,8 +44,8 @@ SOURCE_COLUMNS = {
     ("wechat", "orders"): "out_trade_no openid channel_code paid_at total_fee coupon_fee refund_fee"
     " category store_id",
     ("wechat", "events"): "openid event created_at",
-    ("ecommerce", "members"): "buyer_id receiver_mobile buyer_email buyer_nick city first_seen modified"
-    " sms_opt_in email_opt_in",
+    ("ecommerce", "members"): "buyer_id receiver_mobile buyer_email buyer_nick receiver_name city first_seen"
+    " modified sms_opt_in email_opt_in",
     (
         "ecommerce",
         "orders",
@@ -56,7 +57,8 @@ SOURCE_COLUMNS = {
     ("member_center", "members"): "member_id phone email unionid name birth_date city register_at updated_at"
     " consent_sms consent_email consent_push",
     ("member_center", "events"): "member_id event_type ts",
-    ("guide", "members"): "customer_id guide_id store_id mobile wechat_unionid name added_at updated_at",
+    ("guide", "members"): "customer_id guide_id store_id mobile wechat_unionid external_userid name added_at"
+    " updated_at",
     ("guide", "events"): "customer_id action time",
 }
 EXT = {
@@ -177,6 +179,8 @@ class Dataset:
         with open(os.path.join(truth, "manifest.json"), encoding="utf-8") as handle:
             self.manifest = json.load(handle)
         self.person_of = {(r["channel"], r["record_id"]): r["person_id"] for r in self.record_person}
+        self.case_of = {(r["channel"], r["record_id"]): r["case"] for r in self.record_person if r["case"]}
+        """The records that share no strong identifier with their person's others, by case."""
         self.bad = {
             (b["channel"], b["table"], b["period"], b["source_row"]): b["reason"] for b in self.bad_rows
         }
@@ -191,7 +195,7 @@ class Dataset:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Dataset:
     root = str(tmp_path_factory.mktemp("synth") / "data")
-    generate(SynthSettings(members=3_000, months=MONTHS, start=START, seed=5), root)
+    generate(SynthSettings(members=3_000, months=MONTHS, start=START, seed=5, unlinked_records=True), root)
     return Dataset(root)
 
 
@@ -372,8 +376,9 @@ def test_truth_maps_every_record_of_every_file_to_a_person(data):
 
 def test_people_use_one_to_four_channels_as_the_truth_says(data):
     channels = defaultdict(set)
-    for (channel, _), person in data.person_of.items():
-        channels[person].add(channel)
+    for (channel, record_id), person in data.person_of.items():
+        if (channel, record_id) not in data.case_of:  # an extra record, in a channel the person uses
+            channels[person].add(channel)
     counts = np.bincount([len(c) for c in channels.values()])
     assert counts[0] == 0 and len(counts) == 5 and min(counts[1:]) > 100
     for person in data.persons:
@@ -412,6 +417,8 @@ def test_identifier_noise_is_present_and_normalizes_back_to_the_truth(data):
                 raw_phones.append(phone)
                 assert normalize_phone(phone) in {person["phone"], person["phone_old"]}, (phone, person)
             email = row.get(EMAIL_COLUMN.get(channel, ""), None)
+            if (channel, row[ID_COLUMN[channel]]) in data.case_of:
+                continue  # mistyped on purpose: test_records_without_shared_strong_identifiers_...
             if email and normalize_email(email) not in PLACEHOLDER_EMAILS:
                 assert normalize_email(email) == person["email"]
                 upper_or_padded_emails += email != person["email"]
@@ -479,7 +486,8 @@ def test_same_person_records_are_linkable_through_strong_identifiers(data):
     assert all(len(people) == 1 for people in owners.values())  # no identifier joins two people
     by_person = defaultdict(list)
     for node, person in data.person_of.items():
-        by_person[person].append(find(node))
+        if node not in data.case_of:  # made to share no strong identifier (see the test below)
+            by_person[person].append(find(node))
     pairs = linked = 0
     for roots in by_person.values():
         for i in range(len(roots)):
@@ -607,3 +615,83 @@ def test_every_version_of_a_record_agrees_on_what_did_not_change(data):
         birthdays[row["user_id"]].add(row["birthday"])
     assert all(len(values) == 1 for values in birthdays.values())
     assert any(None in values for values in birthdays.values())
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True when ``b`` is ``a`` with one character dropped, doubled, changed or two swapped."""
+    if a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        return len(diff) == 1 or (swapped and a[diff[1]] == b[diff[0]])
+    short, long = sorted((a, b), key=len)
+    return len(long) == len(short) + 1 and any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def test_records_without_shared_strong_identifiers_carry_the_evidence_to_link_them(data):
+    """Marketplace profiles, walk-ins and second accounts: no strong identifier is shared, but the
+    visible phone digits, the name, the birthday and the city are the person's (up to a typo)."""
+    persons = {p["person_id"]: p for p in data.persons}
+    names, birthdays, strong = defaultdict(set), defaultdict(set), defaultdict(set)
+    case_rows = defaultdict(list)
+    for (channel, table, _), rows in data.rows.items():
+        if table != "members":
+            continue
+        for row in rows:
+            node = (channel, row[ID_COLUMN[channel]])
+            person = data.person_of[node]
+            if node in data.case_of:
+                case_rows[data.case_of[node]].append((person, row))
+                continue
+            if channel in ("pos", "member_center") and row.get("name") and not has_bad_bytes(row):
+                names[person].add(row["name"])
+                birthday = row.get("birthday") or row.get("birth_date")
+                birthdays[person].add(str(birthday)[:10].replace("/", "-"))
+            strong[person].add(normalize_phone(row.get(PHONE_COLUMN.get(channel, ""))))
+            strong[person].add(normalize_email(row.get(EMAIL_COLUMN.get(channel, ""))))
+    counts = {case: len(rows) for case, rows in case_rows.items()}
+    assert set(counts) == {"platform_masked_phone", "walk_in", "second_account"}
+    assert all(count >= 5 for count in counts.values()), counts
+    assert {f"records_{case}": count for case, count in counts.items()}.items() <= data.manifest[
+        "linkability"
+    ].items()
+    typos = 0
+    for person, row in case_rows["platform_masked_phone"]:
+        phone = persons[person]["phone"]
+        assert row["receiver_mobile"] == f"{phone[:3]}****{phone[-4:]}" and not row["buyer_email"]
+        assert row["city"] and row["receiver_name"]
+    for person, row in case_rows["walk_in"]:
+        assert not row["phone"]
+        assert row["birthday"].replace("/", "-") in birthdays[person]
+        typos += row["name"] not in names[person]
+        assert row["name"] in names[person] or any(_one_edit_apart(n, row["name"]) for n in names[person])
+    for person, row in case_rows["second_account"]:
+        email = persons[person]["email"]
+        assert row["phone"] is None and normalize_email(row["email"]) not in strong[person]
+        assert email.split("@")[1] == row["email"].split("@")[1]
+        assert _one_edit_apart(email.split("@")[0], row["email"].split("@")[0])
+        assert row["name"] and row["city"] and row["birth_date"] is not None
+    assert typos < len(case_rows["walk_in"]) / 3
+
+
+def test_unlinked_records_leave_every_other_row_as_it_was(tmp_path):
+    settings = SynthSettings(members=600, months=2, start="2024-05", seed=3)
+    plain, extended = tmp_path / "plain", tmp_path / "extended"
+    generate(settings, str(plain))
+    generate(dataclasses.replace(settings, unlinked_records=True), str(extended))
+    before, after = _files(str(plain)), _files(str(extended))
+    assert set(before) == set(after)
+    cases = pq.read_table(extended / "_truth" / "record_person.parquet").to_pylist()
+    added = {r["record_id"] for r in cases if r["case"]}
+    assert added and all(
+        not r["case"] for r in pq.read_table(plain / "_truth" / "record_person.parquet").to_pylist()
+    )
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed and all(name.startswith("_truth/") or "/members." in name for name in changed), changed
+    for name in sorted(changed - {n for n in changed if n.startswith("_truth/")}):
+        old_rows = read_rows(str(plain / name))
+        new_rows = read_rows(str(extended / name))
+        key = next(iter(new_rows[0]))
+        assert [r for r in new_rows if r[key] not in added] == old_rows, name
+        assert len(new_rows) > len(old_rows)

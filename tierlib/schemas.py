@@ -43,6 +43,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "city": STRING,
     "store_id": STRING,
     "guide_id": STRING,
+    "external_userid": STRING,
     "registered_at": TIMESTAMP,
     "updated_at": TIMESTAMP,
     "consent_sms": BOOLEAN,
@@ -51,6 +52,9 @@ RECORD_COLUMNS: dict[str, str] = {
     "consent_wechat": BOOLEAN,
 }
 """One member record as one channel knows it.
+
+``external_userid`` is the WeCom (企业微信) external contact id of a customer who added the
+record's guide on WeCom; the guide reaches them through a group-send task.
 
 ``updated_at`` places a record version in a month: a record first appears in the
 month it was registered and again in any month it changed (a new phone, say).

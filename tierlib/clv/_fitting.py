@@ -7,6 +7,16 @@ polish the optimum with a few Newton steps whose Hessian is a finite difference
 of the analytic gradient.  The polish makes the answer independent of where
 L-BFGS-B happened to stop, which is what lets two implementations agree to
 far better than the optimiser's own tolerance.
+
+An optimum is accepted only where the data pin the parameters down.  Data that
+no finite parameters explain best (every buyer buying every period and never
+dropping out, drop-out indistinguishable from a low rate) send the optimiser
+along a ridge towards 0 or infinity, where the likelihood goes flat: its
+gradient vanishes there too, so a small gradient alone proves nothing.  Hence
+three checks besides the gradient: no parameter at the search box, none more
+than ``RUNAWAY_FACTOR`` from its natural scale, and a Hessian that is positive
+definite with no log-parameter less certain than ``MAX_LOG_STANDARD_ERROR`` (for
+unpenalized fits).
 """
 
 from __future__ import annotations
@@ -25,6 +35,18 @@ LOG_PARAM_BOUND = 25.0
 
 GRADIENT_TOLERANCE = 1e-6
 """Largest accepted |gradient| of the mean negative log-likelihood at the optimum."""
+
+RUNAWAY_FACTOR = 1e6
+"""A parameter this many times above or below its starting scale has run off along a ridge.
+
+The models start at their data's natural scale (time rescaled to the longest
+history, spend to its mean), where fitted shape and scale parameters of real
+data lie within a few orders of magnitude of 1.
+"""
+
+MAX_LOG_STANDARD_ERROR = 5.0
+"""Largest accepted standard error of a log-parameter: beyond it (a factor e^5 ~ 150
+either way at one standard error) the likelihood is flat and the fit means nothing."""
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
@@ -70,6 +92,43 @@ def first_violation(mask: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def check_rfm(frequency, recency, T, *, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated float arrays of one (frequency, recency, T) history per customer."""
+    x = as_float_array(frequency, "frequency")
+    t_x = as_float_array(recency, "recency")
+    age = as_float_array(T, "T")
+    n = check_same_length(frequency=x, recency=t_x, T=age)
+    if n == 0:
+        raise InputError("no customers: frequency, recency and T are empty.")
+    checks = {
+        "frequency is negative or not a whole number": (x < 0) | (x != np.round(x)),
+        "recency is negative": t_x < 0,
+        "recency is larger than T": t_x > age,
+        "T is negative": age < 0,
+    }
+    problems = [
+        f"{what} (first at position {pos})"
+        for what, mask in checks.items()
+        if (pos := first_violation(mask)) is not None
+    ]
+    if problems:
+        raise InputError(
+            f"{model} inputs are inconsistent: "
+            + "; ".join(problems)
+            + ". frequency counts repeat purchase periods, recency is the age at the last purchase, "
+            "T the age at the end of observation, all in one time unit."
+        )
+    return x, t_x, age
+
+
+def collapse_patterns(x, t_x, age, w):
+    """Distinct (x, t_x, T) rows with summed weights: the likelihood only depends on these."""
+    (xs, ts, ages), inverse = unique_rows(x, t_x, age)
+    counts = np.bincount(inverse, weights=w, minlength=len(xs))
+    keep = counts > 0
+    return xs[keep], ts[keep], ages[keep], counts[keep]
+
+
 def maximize_likelihood(
     objective: Objective,
     start: np.ndarray,
@@ -77,10 +136,14 @@ def maximize_likelihood(
     model: str,
     names: Sequence[str],
     advice: str,
+    n_observations: float,
+    penalized: bool,
 ) -> np.ndarray:
     """Log-parameters at the maximum of the likelihood, or a ModelFitError saying what to try.
 
-    ``objective`` maps log-parameters to (mean negative log-likelihood, gradient).
+    ``objective`` maps log-parameters to (mean negative log-likelihood, gradient) over
+    ``n_observations`` customers (the sum of the weights): the count turns the curvature
+    of the mean into standard errors.  ``penalized`` says the objective includes a penalty.
     """
     bounds = [(-LOG_PARAM_BOUND, LOG_PARAM_BOUND)] * len(start)
     # L-BFGS-B calls BLAS on vectors of four numbers; BLAS worker threads only add
@@ -94,7 +157,7 @@ def maximize_likelihood(
             bounds=bounds,
             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
         )
-        theta = _newton_polish(objective, np.asarray(result.x, dtype=np.float64))
+        theta, hessian = _newton_polish(objective, np.asarray(result.x, dtype=np.float64))
         value, gradient = objective(theta)
 
     def fail(reason: str) -> ModelFitError:
@@ -103,21 +166,56 @@ def maximize_likelihood(
 
     if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
         raise fail("the log-likelihood is not finite")
-    at_bound = [n for n, t in zip(names, theta, strict=True) if abs(t) >= LOG_PARAM_BOUND - 1e-6]
-    if at_bound:
-        raise fail(f"parameter(s) {', '.join(at_bound)} ran off towards 0 or infinity")
+    runaway_log = np.log(RUNAWAY_FACTOR)
+    ran_off = [
+        name
+        for name, t, t0 in zip(names, theta, start, strict=True)
+        if abs(t) >= LOG_PARAM_BOUND - 1e-6 or abs(t - t0) > runaway_log
+    ]
+    if ran_off:
+        raise fail(
+            f"parameter(s) {', '.join(ran_off)} ran off towards 0 or infinity: no finite parameters "
+            "fit these data best"
+        )
     if np.max(np.abs(gradient)) > GRADIENT_TOLERANCE:
         raise fail(f"the gradient is still {np.max(np.abs(gradient)):.2g} after {result.nit} iterations")
+    # A penalized fit is a chosen compromise: its penalty, not the data, may be what holds
+    # a parameter in place, so only plain maximum likelihood must be pinned down by the data.
+    flat = _poorly_determined(hessian, n_observations, names) if not penalized else []
+    if flat:
+        raise fail(
+            f"the likelihood is flat along {', '.join(flat)}: the data cannot pin "
+            f"{'it' if len(flat) == 1 else 'them'} down"
+        )
     return theta
 
 
-def _newton_polish(objective: Objective, theta: np.ndarray, steps: int = 6) -> np.ndarray:
-    """A few damped Newton steps from ``theta``; returns the best point seen."""
+def _poorly_determined(hessian: np.ndarray | None, n_observations: float, names: Sequence[str]) -> list[str]:
+    """Parameters whose log has a standard error above MAX_LOG_STANDARD_ERROR (all, if the
+    Hessian is not positive definite: then the point is no proper maximum)."""
+    if hessian is None or not np.all(np.isfinite(hessian)):
+        return list(names)
+    eigenvalues, eigenvectors = np.linalg.eigh(hessian)
+    if eigenvalues.min() <= 0:
+        # a saddle or a flat valley floor: name the parameters that move along it
+        direction = np.abs(eigenvectors[:, np.argmin(eigenvalues)])
+        return [name for name, weight in zip(names, direction, strict=True) if weight > 0.3]
+    variance = (eigenvectors**2 / eigenvalues).sum(axis=1) / n_observations
+    return [
+        name for name, var in zip(names, variance, strict=True) if not np.sqrt(var) <= MAX_LOG_STANDARD_ERROR
+    ]
+
+
+def _newton_polish(
+    objective: Objective, theta: np.ndarray, steps: int = 6
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A few damped Newton steps from ``theta``: the best point seen and the Hessian there
+    (None where the objective is not finite)."""
     best_value, gradient = objective(theta)
     if not np.isfinite(best_value):
-        return theta
+        return theta, None
+    hessian = _hessian(objective, theta)
     for _ in range(steps):
-        hessian = _hessian(objective, theta)
         try:
             step = np.linalg.solve(hessian, gradient)
         except np.linalg.LinAlgError:
@@ -133,9 +231,10 @@ def _newton_polish(objective: Objective, theta: np.ndarray, steps: int = 6) -> n
             break
         improved = best_value - value
         theta, best_value, gradient = candidate, value, candidate_gradient
+        hessian = _hessian(objective, theta)
         if np.max(np.abs(gradient)) < 1e-12 or improved == 0:
             break
-    return theta
+    return theta, hessian
 
 
 def _hessian(objective: Objective, theta: np.ndarray) -> np.ndarray:

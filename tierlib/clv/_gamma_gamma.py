@@ -73,7 +73,13 @@ class GammaGammaModel:
         start = np.log([1.0, 2.0, float(np.average(m, weights=w))])
         objective = _objective(x, m, w, penalizer)
         theta = maximize_likelihood(
-            objective, start, model="Gamma-Gamma", names=PARAM_NAMES, advice=FIT_ADVICE
+            objective,
+            start,
+            model="Gamma-Gamma",
+            names=PARAM_NAMES,
+            advice=FIT_ADVICE,
+            n_observations=w.sum(),
+            penalized=penalizer > 0,
         )
         p, q, gamma = np.exp(theta)
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(gamma)}

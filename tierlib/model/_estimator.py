@@ -237,35 +237,30 @@ class TieringModel:
         features = add_derived_features(features, self.derived_features_)
         return prepare_inputs(features, self.numeric_features_, self.categorical_features_)
 
+    def predictions_from_inputs(self, inputs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(expected spend, P(no purchase)) from prepared inputs, each tree walked once per row.
+
+        Expected spend is P(purchase) x spend of a buyer; both come from one ``predict_proba``.
+        Prediction walks each row's trees on its own, so the numbers are the same at any
+        ``threads``.
+        """
+        with threadpool_limits(limits=self.threads):
+            no_purchase = self.churn_pipeline_.predict_proba(inputs)
+            spend = np.clip(self.spend_pipeline_.predict(inputs), 0.0, None)
+        return no_purchase[:, 0] * spend, no_purchase[:, 1]
+
     def value_from_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
         """Expected spend from prepared inputs: P(purchase) x spend of a buyer."""
-        with threadpool_limits(limits=self.threads):
-            buys = self.churn_pipeline_.predict_proba(inputs)[:, 0]
-            spend = np.clip(self.spend_pipeline_.predict(inputs), 0.0, None)
-        return buys * spend
+        return self.predictions_from_inputs(inputs)[0]
 
     def churn_from_inputs(self, inputs: pd.DataFrame) -> np.ndarray:
         with threadpool_limits(limits=self.threads):
             return self.churn_pipeline_.predict_proba(inputs)[:, 1]
 
-    def predict_value(self, features: pd.DataFrame) -> np.ndarray:
-        """Expected spend over the horizon (non-negative)."""
-        return self.value_from_inputs(self.inputs(features))
-
-    def predict_churn(self, features: pd.DataFrame) -> np.ndarray:
-        """Probability of no purchase over the horizon."""
-        return self.churn_from_inputs(self.inputs(features))
-
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """``predicted_value_90d`` and ``churn_probability`` per row, on ``features``' index."""
-        inputs = self.inputs(features)
-        return pd.DataFrame(
-            {
-                "predicted_value_90d": self.value_from_inputs(inputs),
-                "churn_probability": self.churn_from_inputs(inputs),
-            },
-            index=features.index,
-        )
+        value, churn = self.predictions_from_inputs(self.inputs(features))
+        return pd.DataFrame({"predicted_value_90d": value, "churn_probability": churn}, index=features.index)
 
     def __repr__(self) -> str:
         state = "fitted" if hasattr(self, "spend_pipeline_") else "not fitted"

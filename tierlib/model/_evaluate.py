@@ -22,13 +22,8 @@ def evaluate_window(
     churned = validation["label_churned"].to_numpy(dtype=bool)
     results = {}
     if model is not None:
-        results["model"] = evaluate_predictions(
-            actual,
-            churned,
-            model.predict_value(validation),
-            model.predict_churn(validation),
-            top_share=top_share,
-        )
+        value, churn = model.predictions_from_inputs(model.inputs(validation))
+        results["model"] = evaluate_predictions(actual, churned, value, churn, top_share=top_share)
     results["rfm_baseline"] = evaluate_predictions(
         actual,
         churned,

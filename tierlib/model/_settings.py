@@ -54,7 +54,12 @@ class ModelSettings:
     promotion_margin: float = 0.005
     """A candidate must beat the current model (or the CLV baseline) by at least this much."""
     threads: int = 1
-    """OpenMP threads for fitting and scoring; keep it at or under the cores a task really has to itself."""
+    """OpenMP threads for fitting; keep it at or under the cores a task really has to itself
+    (boosting's split search waits on every thread each tree, so a busy core stalls all of them)."""
+    score_threads: int | None = None
+    """OpenMP threads for monthly scoring; None: every core the task may use.  Prediction walks
+    each member's trees on its own, so scores are the same at any thread count, and the threads
+    do not wait on each other."""
     importance_repeats: int = 2
     """Permutation importance repeats on the validation window (0: built-in only, none)."""
     seed: int = 0
@@ -72,5 +77,7 @@ class ModelSettings:
             raise ValueError(f"promotion_margin: {self.promotion_margin} must not be negative")
         if self.threads < 1:
             raise ValueError(f"threads: {self.threads} must be at least 1")
+        if self.score_threads is not None and self.score_threads < 1:
+            raise ValueError(f"score_threads: {self.score_threads} must be at least 1 (empty: every core)")
         if self.importance_repeats < 0:
             raise ValueError(f"importance_repeats: {self.importance_repeats} must not be negative")

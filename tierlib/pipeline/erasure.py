@@ -146,4 +146,5 @@ RECORD_IDENTIFIER_NAMES = (
     "openid",
     "device_id",
     "platform_user_id",
+    "external_userid",
 )

@@ -139,6 +139,26 @@ def member_tables(ctx: RunContext, identity_month: str | None = None) -> tuple[p
     return orders, events, lookup.attach(records)
 
 
+def clv_figures(clv: dict | None) -> dict:
+    """The CLV model used and its holdout check, for the stage's figures (the full record is
+    written beside the features)."""
+    if not clv:
+        return {}
+    check = clv.get("holdout_check", {})
+    figures = {
+        "clv_model": clv["model"],
+        "clv_penalizer": clv["penalizer"],
+        "clv_holdout_scores": {
+            name: round(item["score"], 6) for name, item in check.get("scores", {}).items()
+        },
+    }
+    if check.get("skipped"):
+        figures["clv_models_skipped"] = check["skipped"]
+    if clv.get("note"):
+        figures["clv_note"] = clv["note"]
+    return figures
+
+
 def run_features(ctx: RunContext) -> dict:
     """Every member's features at the month's as-of date, and the month's CLV parameters.
 
@@ -164,6 +184,7 @@ def run_features(ctx: RunContext) -> dict:
         "buyers": buyers,
         **figures_in,
         "history_months": len(ctx.history_periods),
+        **clv_figures(clv),
     }
     log.info("features %s: %s", ctx.period, figures)
     return figures

@@ -34,9 +34,11 @@ from tierlib.catalog import (
     tiers_key,
 )
 from tierlib.errors import StorageError
+from tierlib.model import ModelSettings
 from tierlib.period import previous_period
 from tierlib.pipeline.context import RunContext, log
 from tierlib.report import DataDocsLink, ReportInputs, ReportSettings, TierInfo
+from tierlib.tiers import AlertSettings
 
 SECTION = "report"
 FEATURE_COLUMNS = (
@@ -56,17 +58,13 @@ _RETRAIN = re.compile(r"^models/retrains/period=(\d{4}-\d{2})/decision\.json$")
 _DATA_DOCS = re.compile(r"data_docs/stage=([^/]+)/(?:channel=([^/]+)/)?index\.html$")
 
 
-def report_settings(ctx: RunContext) -> ReportSettings:
-    return ctx.config.stages.get(SECTION) or ReportSettings()
-
-
 def run_report(ctx: RunContext) -> dict:
     from tierlib.report import build_report
 
     started = time.perf_counter()
     inputs = gather_inputs(ctx)
     seconds_reading = time.perf_counter() - started
-    report = build_report(inputs, report_settings(ctx))
+    report = build_report(inputs, ReportSettings.of(ctx.config))
     keys = write_report(ctx.storage, report)
     missing = sorted(name for name, status in report.sections.items() if status != "ok")
     log.info(
@@ -89,6 +87,8 @@ def run_report(ctx: RunContext) -> dict:
         "sections": report.sections,
         "sections_missing": missing,
         "font": report.font.family or "none",
+        "embedded_font_characters": len(report.webfont.characters) if report.webfont else 0,
+        "embedded_font_bytes": report.webfont.size_bytes if report.webfont else 0,
         "seconds_reading": round(seconds_reading, 3),
         "seconds_rendering": report.seconds,
         "seconds": round(time.perf_counter() - started, 3),
@@ -133,6 +133,8 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     if tier_settings is not None:
         tiers_config = tuple(TierInfo(r.tier, r.label or r.tier, r.value_rank) for r in tier_settings.rules)
         high_value = tuple(tier_settings.high_value_tiers)
+    alert_settings = ctx.config.stages.get("alerts") or AlertSettings()
+    model_settings = ctx.config.stages.get("model") or ModelSettings()
 
     tiers = _parquet(storage, tiers_key(period), "tiers", notes, "the tiers stage")
     features = _parquet(
@@ -166,6 +168,9 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
         previous_period=previous_period(period),
         tiers_config=tiers_config,
         high_value_tiers=high_value,
+        inactive_days=alert_settings.inactive_days,
+        horizon_days=model_settings.horizon_days,
+        model_top_share=model_settings.top_share,
         tiers=tiers,
         features=features,
         month_orders=orders,

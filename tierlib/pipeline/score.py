@@ -29,7 +29,7 @@ def run_score(ctx: RunContext) -> dict:
         scores = score_members(features)
     else:
         model = registry.load_approved(entry)
-        model.threads = ctx.config.stage("model").threads  # this machine's bound, not the trainer's
+        model.threads = ctx.config.stage("model").score_threads  # this machine's bound, not the trainer's
         scores = score_members(features, model, entry["version"])
     del features
     if entry is None:

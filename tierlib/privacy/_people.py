@@ -18,7 +18,16 @@ from tierlib.identity import normalize_identifier
 from tierlib.identity._settings import IdentitySettings
 from tierlib.privacy._hashes import Tombstone, erasure_hashes, oneid_texts, record_texts, value_texts
 
-RECORD_IDENTIFIERS = ("phone", "email", "member_id", "unionid", "openid", "device_id", "platform_user_id")
+RECORD_IDENTIFIERS = (
+    "phone",
+    "email",
+    "member_id",
+    "unionid",
+    "openid",
+    "device_id",
+    "platform_user_id",
+    "external_userid",
+)
 """Identifier columns of a standardized record that can name a person."""
 CHANNEL_SCOPED = ("member_id",)
 """Short ids that mean something only inside their channel (like record ids): ``V0001`` of the POS

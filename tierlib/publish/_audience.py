@@ -16,7 +16,7 @@ from tierlib.publish._contacts import (
     reachable_values,
 )
 from tierlib.publish._frames import arrow_text, first_of_runs
-from tierlib.publish._identifiers import IDENTIFIER_RULES, MISSING, identifier_values
+from tierlib.publish._identifiers import IDENTIFIER_RULES, MISSING, NO_GUIDE, identifier_values
 from tierlib.publish._settings import AD_PLATFORM_KINDS, CUSTOMER_MATCH_CONSENT, ExportChannel
 
 _SOURCE_OF = {"sms": "phone", "email": "email", "wechat": "openid", "push": "device_id"}
@@ -113,6 +113,73 @@ class AudienceBuilder:
             self._platform[key] = (audience, rejected)
         return self._platform[key]
 
+    def rejections(self, channel: ExportChannel) -> pd.DataFrame:
+        """``member``, ``reason`` of members the channel's destination would reject (none for most kinds)."""
+        if channel.kind in AD_PLATFORM_KINDS:
+            return self.platform_identifiers(channel)[1]
+        if channel.kind == "wecom":
+            return self.wecom_lists(channel)[1]
+        return pd.DataFrame({"member": np.array([], dtype=np.int64), "reason": pd.array([], dtype="string")})
+
+    def wecom_lists(self, channel: ExportChannel) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(audience, rejected)`` of a wecom channel: each member under the guide who serves them.
+
+        The guide is the one on the member's newest record (within ``record_channels``) that
+        names one; the external contact id comes from the newest record with that guide that
+        carries one (the customer added that guide on WeCom); without it, the member's
+        consenting phone is given for the guide to add.  Members refusing the channel's flag
+        and suppressed members are left out; members with a guide but neither identifier are
+        ``missing_identifier``, members whose records name no guide ``no_guide``.
+        """
+        key = ("wecom", channel.consent_flag, channel.record_channels)
+        if key in self._platform:
+            return self._platform[key]
+        contacts = self.contacts
+        eligible = ~contacts.refusing(channel.consent_flag) & ~contacts.suppressed
+        latest = contacts.latest
+        if channel.record_channels:
+            latest = latest[latest["channel"].isin(list(channel.record_channels)).to_numpy(bool)]
+            latest = latest.reset_index(drop=True)
+        scoped = Contacts(latest, contacts.suppressed, contacts.members)
+        guides = latest_assignment(scoped, eligible, ("guide_id",))
+        member = latest["member"].to_numpy()
+        carries = latest["external_userid"].notna().to_numpy() & latest["guide_id"].notna().to_numpy()
+        rows = np.flatnonzero(carries & eligible[member])
+        rows = rows[
+            np.lexsort((latest["rank"].to_numpy()[rows], ~latest["updated"].to_numpy()[rows], member[rows]))
+        ]
+        external = pd.DataFrame(
+            {
+                "member": member[rows],
+                "guide_id": latest["guide_id"].iloc[rows].to_numpy(),
+                "external_userid": latest["external_userid"].iloc[rows].to_numpy(),
+            }
+        ).drop_duplicates(["member", "guide_id"])
+        frame = guides.merge(external, on=["member", "guide_id"], how="left")
+        phones = self.values("phone", channel.consent_flag, ())
+        frame = frame.merge(phones.rename(columns={"value": "phone"}), on="member", how="left")
+        frame["phone"] = frame["phone"].where(frame["external_userid"].isna())
+        usable = frame["external_userid"].notna() | frame["phone"].notna()
+        audience = frame[usable.to_numpy(bool)].sort_values("member").reset_index(drop=True)
+        audience = audience[["member", "guide_id", "external_userid", "phone"]]
+        for column in ("guide_id", "external_userid", "phone"):
+            audience[column] = audience[column].astype("string")
+        has_guide = contacts.members.mask(guides["member"].to_numpy())
+        missing = frame.loc[~usable.to_numpy(bool), "member"].to_numpy()
+        no_guide = np.flatnonzero(eligible & ~has_guide)
+        rejected = (
+            pd.DataFrame(
+                {
+                    "member": np.concatenate([missing, no_guide]).astype(np.int64),
+                    "reason": pd.array([MISSING] * len(missing) + [NO_GUIDE] * len(no_guide), dtype="string"),
+                }
+            )
+            .sort_values("member", kind="stable")
+            .reset_index(drop=True)
+        )
+        self._platform[key] = (audience, rejected)
+        return self._platform[key]
+
     def audience(self, channel: ExportChannel) -> pd.DataFrame:
         """Members who may receive ``channel``: ``member`` (code) plus the channel's export columns.
 
@@ -122,6 +189,8 @@ class AudienceBuilder:
         columns = channel.export_columns
         if channel.kind in AD_PLATFORM_KINDS:
             return self.platform_identifiers(channel)[0]
+        if channel.kind == "wecom":
+            return self.wecom_lists(channel)[0]
         if channel.kind in _SOURCE_OF:
             found = self.values(_SOURCE_OF[channel.kind], channel.consent_flag, channel.record_channels)
             return found.rename(columns={"value": columns[0]})

@@ -47,11 +47,12 @@ RECORD_INPUT_COLUMNS = (
     "device_id",
     "store_id",
     "guide_id",
+    "external_userid",
     *CONSENT_FLAGS,
 )
 """The standardized record columns publishing reads."""
 
-_OPAQUE_VALUES = ("openid", "device_id", "store_id", "guide_id")
+_OPAQUE_VALUES = ("openid", "device_id", "store_id", "guide_id", "external_userid")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ NOT_MAINLAND = "phone_not_mainland"
 DEVICE_MALFORMED = "device_id_malformed"
 DEVICE_ZEROED = "device_id_zeroed"
 OTHER_DEVICE = "other_device_type"
+NO_GUIDE = "no_guide"
 
 INVALID_REASONS: dict[str, str] = {
     MISSING: "consents, but no usable identifier of the file's type is on a consenting record",
@@ -32,6 +33,7 @@ INVALID_REASONS: dict[str, str] = {
     DEVICE_MALFORMED: "the device id has no shape of an IMEI, IDFA or OAID (or mixes upper and lower case)",
     DEVICE_ZEROED: "the device id is all zeros: the device limits ad tracking, it matches nobody",
     OTHER_DEVICE: "the member's device id is of another type than the file's (an IDFA in an IMEI file)",
+    NO_GUIDE: "wecom: no record names a guide of the member, so nobody can send them the message",
 }
 """Why a row a destination would reject was left out of its file."""
 

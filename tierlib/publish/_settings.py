@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tierlib.period import parse_period
 from tierlib.publish._identifiers import IDENTIFIER_RULES
 
-ExportKind = Literal["sms", "email", "wechat", "push", "customer_match", "crm", "tencent_ads", "ocean_engine"]
+ExportKind = Literal[
+    "sms", "email", "wechat", "push", "customer_match", "crm", "tencent_ads", "ocean_engine", "wecom"
+]
 
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "sms": ("phone",),
@@ -25,6 +28,7 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "crm": ("oneid", "store_id", "guide_id"),
     "tencent_ads": ("hash_mobile_phone", "hash_imei", "hash_idfa", "hash_oaid"),
     "ocean_engine": ("mobile_sha256", "imei_md5", "idfa_md5", "oaid_md5"),
+    "wecom": ("guide_id", "external_userid", "phone"),
 }
 """Every column an export of each kind may carry; a channel lists the ones it needs."""
 
@@ -34,6 +38,7 @@ DEFAULT_CONSENT: dict[str, str] = {
     "wechat": "consent_wechat",
     "push": "consent_push",
     "crm": "consent_sms",
+    "wecom": "consent_sms",
 }
 """The consent flag that guards each kind unless the channel names another one."""
 
@@ -42,6 +47,9 @@ AD_PLATFORM_KINDS = ("tencent_ads", "ocean_engine")
 
 UPLOAD_LIMIT_BYTES = {"tencent_ads": 100 * 1024 * 1024, "ocean_engine": 100 * 1024 * 1024}
 """Largest upload archive of each platform kind (Tencent: a zip of at most 100M; docs/publish.md)."""
+
+WECOM_MESSAGES_PER_DAY = 1
+"""WeCom: a member of staff may send a customer one group message a day (docs/publish.md)."""
 
 CUSTOMER_MATCH_CONSENT = {"hashed_email": "consent_email", "hashed_phone": "consent_sms"}
 """Customer-match identifiers are each guarded by the flag of their own contact point."""
@@ -99,6 +107,11 @@ class ExportChannel:
             problems.append(
                 f"a {self.kind} file carries one identifier type: list exactly one of "
                 f"{list(allowed)} in 'columns' (one export channel per identifier type)"
+            )
+        if self.kind == "wecom" and self.columns and len(self.columns) != len(KIND_COLUMNS["wecom"]):
+            problems.append(
+                "a wecom export carries guide_id, external_userid and phone (the guide's list: "
+                "the external contact id where known, else the phone to add); list all three or none"
             )
         if self.max_upload_bytes is not None:
             if self.kind not in AD_PLATFORM_KINDS:
@@ -177,6 +190,63 @@ class SegmentRule:
 
 
 @dataclass(frozen=True)
+class GlobalControl:
+    """``exports.global_control``: who receives nothing, for the program's incrementality."""
+
+    share: float = 0.0
+    salt: str = "tierflow-global-control-v1"
+    rotation: Literal["month", "quarter", "half_year", "year"] = "quarter"
+    """How often the control is drawn afresh: the salt names the period."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 <= self.share < 0.5:
+            problems.append(f"share must be in [0, 0.5), got {self.share}")
+        if not self.salt.strip():
+            problems.append("salt must not be blank")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def period_salt(self, period: str) -> str:
+        """The salt of the rotation period ``period`` (YYYY-MM) falls in."""
+        year, month = parse_period(period)
+        label = {
+            "month": f"{year:04d}-{month:02d}",
+            "quarter": f"{year:04d}Q{(month - 1) // 3 + 1}",
+            "half_year": f"{year:04d}H{(month - 1) // 6 + 1}",
+            "year": f"{year:04d}",
+        }[self.rotation]
+        return f"{self.salt}:{label}"
+
+
+@dataclass(frozen=True)
+class ContactBudget:
+    """``exports.contact_budget``: at most ``max_contacts`` per member across all channels.
+
+    ``window_months``: the months the budget spans, this one included (1: each month on its
+    own; more: the contact logs of the earlier months count).  ``channel_order``: which
+    channel's contact is kept first among segments of equal priority.
+    """
+
+    max_contacts: int | None = None
+    window_months: int = 1
+    channel_order: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_contacts is not None and self.max_contacts < 1:
+            problems.append(
+                f"max_contacts must be at least 1 (or left out: no budget), got {self.max_contacts}"
+            )
+        if not 1 <= self.window_months <= 12:
+            problems.append(f"window_months must be from 1 to 12, got {self.window_months}")
+        if len(set(self.channel_order)) != len(self.channel_order):
+            problems.append(f"channel_order {list(self.channel_order)} names a channel twice")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
 class PublishSettings:
     """The ``exports`` section of ``config/tierflow.yaml``.
 
@@ -198,6 +268,8 @@ class PublishSettings:
     lift_confidence: float = 0.95
     parallel_transfers: int = 8
     """Uploads, copies and read-backs in flight at once (S3 round trips dominate a publish)."""
+    global_control: GlobalControl = field(default_factory=GlobalControl)
+    contact_budget: ContactBudget = field(default_factory=ContactBudget)
 
     def __post_init__(self) -> None:
         problems = []
@@ -213,6 +285,12 @@ class PublishSettings:
                     f"segments.{name}.channels: {unknown} are not export channels; "
                     f"configured: {sorted(self.channels)}"
                 )
+        unknown_order = [name for name in self.contact_budget.channel_order if name not in self.channels]
+        if unknown_order:
+            problems.append(
+                f"contact_budget.channel_order: {unknown_order} are not export channels; "
+                f"configured: {sorted(self.channels)}"
+            )
         if not 0.0 <= self.holdout_share < 1.0:
             problems.append(f"holdout_share must be in [0, 1), got {self.holdout_share}")
         if not self.holdout_salt.strip():
@@ -229,9 +307,15 @@ class PublishSettings:
             raise ValueError("; ".join(problems))
 
     def segment_cap(self, channel: str) -> int:
-        """At most this many segments per member in ``channel`` per month."""
-        own = self.channels[channel].max_segments_per_member
-        return own if own is not None else self.max_segments_per_member
+        """At most this many segments per member in ``channel`` per month.
+
+        A wecom channel's month of lists goes out as one day's group-send tasks, so a customer
+        is in no more segments than the messages WeCom lets them receive a day.
+        """
+        export = self.channels[channel]
+        own = export.max_segments_per_member
+        cap = own if own is not None else self.max_segments_per_member
+        return min(cap, WECOM_MESSAGES_PER_DAY) if export.kind == "wecom" else cap
 
     def segment_holdout(self, segment: str) -> tuple[float, str]:
         """``(share, campaign salt)`` of a segment's holdout."""

@@ -14,6 +14,7 @@ from tierlib.report._fonts import CjkFont, find_cjk_font
 from tierlib.report._html import Chart, Section, missing_section, page, render, table
 from tierlib.report._inputs import ReportInputs
 from tierlib.report._settings import ReportSettings
+from tierlib.report._webfont import WebFont, embedded_font, page_text
 
 SECTION_IDS = (
     "glance",
@@ -41,6 +42,8 @@ class Report:
     sections: dict[str, str]
     """Section id -> ``ok`` or ``missing``."""
     font: CjkFont
+    webfont: WebFont | None
+    """The CJK face embedded in the page (None without a CJK font or Chinese text)."""
     seconds: float
 
 
@@ -88,16 +91,18 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
         lift = _lift(inputs, draw)
     sections = [glance, tiers, migration, rfm, clv, lifecycle, alerts, model, quality, lift]
     charts = {chart.name: chart.png for section in sections for chart in section.charts}
-    html = page(
-        f"Tierflow monthly member report · {inputs.period}",
-        sections,
-        period=inputs.period,
-        previous_period=inputs.previous_period,
-        as_of=f"{as_of(inputs.period):%Y-%m-%d}",
-        model_in_use=_model_in_use(inputs),
-        timing=", ".join(f"{name} {seconds:.0f} s" for name, seconds in inputs.stage_seconds.items()),
-        font=font,
-    )
+    context = {
+        "period": inputs.period,
+        "previous_period": inputs.previous_period,
+        "as_of": f"{as_of(inputs.period):%Y-%m-%d}",
+        "model_in_use": _model_in_use(inputs),
+        "timing": ", ".join(f"{name} {seconds:.0f} s" for name, seconds in inputs.stage_seconds.items()),
+        "font": font,
+    }
+    title = f"Tierflow monthly member report · {inputs.period}"
+    # Drawn twice: the first page's text says which characters the embedded font must hold.
+    webfont = embedded_font(font, page_text(page(title, sections, webfont=None, **context)))
+    html = page(title, sections, webfont=webfont, **context)
     return Report(
         period=inputs.period,
         html=html,
@@ -105,6 +110,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
         headline=figures,
         sections={section.id: section.status for section in sections},
         font=font,
+        webfont=webfont,
         seconds=round(time.perf_counter() - started, 3),
     )
 
@@ -281,7 +287,7 @@ def _attention(inputs: ReportInputs) -> dict:
     return {
         "levels": levels,
         "total": sum(levels.values()) if levels is not None else 0,
-        "inactive_days": 30,
+        "inactive_days": inputs.inactive_days,
         "warnings": len((inputs.alerts_summary or {}).get("warnings") or []),
         "note": inputs.notes.get("alerts", "no alerts were written for this month"),
     }
@@ -305,14 +311,14 @@ def _tiers(inputs: ReportInputs, colors, draw) -> Section:
     from tierlib.report._figures import tier_table
 
     frame = tier_table(inputs)
-    chart = draw("tiers", tiers_chart(frame, colors), "Members and value share per tier")
+    chart = draw("tiers", tiers_chart(frame, colors, inputs.horizon_days), "Members and value share per tier")
     rows = table(
         frame,
         [
             ("label", "tier", None),
             ("members", "members", fmt.count),
             ("member_share", "% members", fmt.percent),
-            ("predicted_value", "predicted 90-day value", fmt.compact),
+            ("predicted_value", f"predicted {inputs.horizon_days}-day value", fmt.compact),
             ("value_share", "% value", fmt.percent),
             ("revenue", "revenue this month", fmt.compact),
             ("revenue_share", "% revenue", fmt.percent),
@@ -328,7 +334,9 @@ def _tiers(inputs: ReportInputs, colors, draw) -> Section:
             "vip",
         ),
     )
-    body = render("tiers.html", top=frame.iloc[0].to_dict(), horizon_days=90, chart=chart, rows=rows)
+    body = render(
+        "tiers.html", top=frame.iloc[0].to_dict(), horizon_days=inputs.horizon_days, chart=chart, rows=rows
+    )
     return Section("tiers", title, body, charts=(chart,))
 
 
@@ -441,7 +449,7 @@ def _alerts(inputs: ReportInputs, settings, labels, draw) -> Section:
                     ("tier_label", "tier", None),
                     ("days_inactive", "days inactive", fmt.count),
                     ("value_percentile", "value percentile", lambda v: fmt.percent(v, 1)),
-                    ("predicted_value_90d", "predicted 90-day value", fmt.compact),
+                    ("predicted_value_90d", f"predicted {inputs.horizon_days}-day value", fmt.compact),
                     ("churn_probability", "churn probability", fmt.percent),
                 ],
                 numeric=("days_inactive", "value_percentile", "predicted_value_90d", "churn_probability"),
@@ -467,11 +475,12 @@ def _model(inputs: ReportInputs, draw) -> Section:
     if inputs.approved_model is not None and card is not None:
         from tierlib.report._figures import model_metrics
 
-        metrics = model_metrics(card)
+        metrics = model_metrics(card, inputs.model_top_share)
         primary = metrics.loc[metrics["metric"] == card.get("primary_metric", "top_share_capture")]
         return _card_section(
             title,
             {**card, "version": inputs.approved_model.get("version")},
+            inputs,
             draw,
             approved=inputs.approved_model,
             primary=primary.iloc[0].to_dict() if len(primary) else None,
@@ -490,6 +499,7 @@ def _model(inputs: ReportInputs, draw) -> Section:
     return _card_section(
         title,
         candidate,
+        inputs,
         draw,
         note=note,
         reason=decision.get("reason"),
@@ -497,12 +507,13 @@ def _model(inputs: ReportInputs, draw) -> Section:
     )
 
 
-def _card_section(title: str, card: dict, draw, **sentence) -> Section:
+def _card_section(title: str, card: dict, inputs: ReportInputs, draw, **sentence) -> Section:
     """A model card's out-of-time metrics beside both baselines, its window, rows and top features."""
     from tierlib.report._charts import model_chart
     from tierlib.report._figures import SCORERS, model_metrics, top_importances
 
-    chart = draw("model", model_chart(model_metrics(card), list(SCORERS)), "Model metrics against baselines")
+    metrics = model_metrics(card, inputs.model_top_share)
+    chart = draw("model", model_chart(metrics, list(SCORERS)), "Model metrics against baselines")
     rows = card.get("rows") or {}
     seconds = card.get("training_seconds")
     facts = [

@@ -99,7 +99,7 @@ def headline_card(tiles: list[dict], period: str, title: str) -> Figure:
 # -- tiers ------------------------------------------------------------------------------
 
 
-def tiers_chart(table: pd.DataFrame, colors: dict[str, str]) -> Figure:
+def tiers_chart(table: pd.DataFrame, colors: dict[str, str], horizon_days: int) -> Figure:
     """Left: members per tier; right: each tier's share of members beside its share of predicted value."""
     table = table.iloc[::-1].reset_index(drop=True)  # most valuable on top
     labels = [two_lines(label) for label in table["label"]]
@@ -135,7 +135,7 @@ def tiers_chart(table: pd.DataFrame, colors: dict[str, str]) -> Figure:
         table["value_share"].fillna(0),
         height=height,
         color=bar_colors,
-        label="share of predicted 90-day value",
+        label=f"share of predicted {horizon_days}-day value",
     )
     for row, members, value in zip(y, table["member_share"], table["value_share"], strict=True):
         right.text(

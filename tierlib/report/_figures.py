@@ -34,13 +34,13 @@ LIFECYCLE_LABELS = {
 }
 
 MODEL_METRICS: tuple[tuple[str, str, bool], ...] = (
-    ("top_share_capture", "top-20% spend capture", True),
+    ("top_share_capture", "top-{top_share} spend capture", True),
     ("normalized_gini", "normalized Gini", True),
     ("spearman", "Spearman ρ", True),
     ("churn_auc", "churn AUC", True),
     ("churn_brier", "churn Brier (lower is better)", False),
 )
-"""(card key, label, higher is better)."""
+"""(card key, label, higher is better); ``{top_share}`` is the card's top share as a percentage."""
 
 SCORERS = (("model", "tiering model"), ("rfm_baseline", "RFM baseline"), ("clv_baseline", "CLV baseline"))
 
@@ -306,12 +306,18 @@ def alert_levels(inputs: ReportInputs) -> dict[str, int] | None:
     return None
 
 
-def model_metrics(card: dict) -> pd.DataFrame:
-    """Rows: metrics; columns: the scorers the card evaluated (model, RFM baseline, CLV baseline)."""
+def model_metrics(card: dict, top_share: float) -> pd.DataFrame:
+    """Rows: metrics; columns: the scorers the card evaluated (model, RFM baseline, CLV baseline).
+
+    ``top_share`` labels the top-share capture where the card does not record its own.
+    """
+    from tierlib.report._format import percent
+
     metrics = card.get("metrics") or {}
+    share = percent(card.get("top_share", top_share), 0)
     rows = []
     for key, label, higher in MODEL_METRICS:
-        row = {"metric": key, "label": label, "higher_is_better": higher}
+        row = {"metric": key, "label": label.format(top_share=share), "higher_is_better": higher}
         for scorer, _ in SCORERS:
             value = (metrics.get(scorer) or {}).get(key)
             row[scorer] = np.nan if value is None else float(value)

@@ -39,6 +39,13 @@ class ReportInputs:
     tiers_config: tuple[TierInfo, ...] = ()
     """Tiers in rule order, with labels and value ranks."""
     high_value_tiers: tuple[str, ...] = ()
+    inactive_days: int = 30
+    """``alerts.inactive_days``: how long a high-value member is quiet before an alert."""
+    horizon_days: int = 90
+    """``model.horizon_days``: the window predicted value looks ahead (``predicted_value_90d`` holds it)."""
+    model_top_share: float = 0.2
+    """``model.top_share``: the predicted top share whose spend capture is the model's first metric
+    (a card that records its own ``top_share`` is labelled with that one)."""
     tiers: pd.DataFrame | None = None
     """``tiers/period=M/tiers.parquet`` (TIER_COLUMNS)."""
     features: pd.DataFrame | None = None

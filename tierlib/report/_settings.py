@@ -20,6 +20,11 @@ class ReportSettings:
     font_path: str | None = None
     """A CJK font file (TTF, OTF or TTC) to draw Chinese labels with, instead of the bundled Noto Sans CJK."""
 
+    @classmethod
+    def of(cls, config) -> ReportSettings:
+        """The ``report`` section of a loaded config, or the defaults where it has none."""
+        return config.stages.get("report") or cls()
+
     def __post_init__(self) -> None:
         if not 0.0 < self.top_share < 1.0:
             raise ValueError(f"report.top_share must be between 0 and 1 (exclusive), got {self.top_share}")

@@ -6,6 +6,7 @@ a connector config maps these names back onto ``tierlib.schemas`` later.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -56,6 +57,8 @@ TABLES = {
 }
 BIRTHDAY_KNOWN_SHARE = 0.8
 SIR_MADAM_SHARE = 0.3
+WECOM_ADDED_SHARE = 0.7
+"""Share of guide-channel customers who added their guide on WeCom (and so have an external id)."""
 
 
 @dataclass
@@ -77,10 +80,20 @@ def build_table(world: World, channel: str, table: str, rng: np.random.Generator
 
 
 def _members(world: World, code: int) -> SourceTable:
-    people, records, versions = world.people, world.records, world.versions
+    records, versions = world.records, world.versions
     rows = np.flatnonzero(records.channel[versions.record] == code)
     rows = rows[np.lexsort((versions.record[rows], versions.time[rows]))]
     rec = versions.record[rows]
+    table = _member_table(world, code, rows, rec)
+    if records.case is not None:
+        # The cases of tierlib.synth._unlinked are never bad rows, so that adding them changes
+        # nothing about the rows that were there before.
+        table.corruptible = records.case[rec] == 0
+    return table
+
+
+def _member_table(world: World, code: int, rows: np.ndarray, rec: np.ndarray) -> SourceTable:
+    people, records, versions = world.people, world.records, world.versions
     person = records.person[rec]
     updated = versions.time[rows]
     created = records.registered[rec]
@@ -89,6 +102,8 @@ def _members(world: World, code: int) -> SourceTable:
     record_id = records.record_id.take(pa.array(rec))
     phone = _phones(people, records, rec, versions.new_phone[rows])
     name = world.names.take(pa.array(person))
+    if records.written_name is not None:
+        name = pc.coalesce(records.written_name.take(pa.array(rec)), name)
     channel = CHANNELS[code]
     if code == APP:
         birthday = format_dates(people.birth_day[person], "-")
@@ -134,14 +149,17 @@ def _members(world: World, code: int) -> SourceTable:
             Column("receiver_mobile", "str", phone),
             Column("buyer_email", "str", _emails(people, records, rec, code)),
             Column("buyer_nick", "text", records.nickname.take(pa.array(rec))),
+            Column("receiver_name", "text", name),
             Column("city", "text", city),
             Column("first_seen", "time", created, "ymdhms"),
             Column("modified", "time", updated, "ymdhms"),
             Column("sms_opt_in", "bool", consent[:, 0], "yn"),
             Column("email_opt_in", "bool", consent[:, 1], "yn"),
         ]
+        # A receiver name typed on a GBK terminal: the column the pipeline reads as the name.
+        period = _period(world, updated)
         return SourceTable(
-            channel, "members", "csv", columns, _period(world, updated), "modified", text_column="buyer_nick"
+            channel, "members", "csv", columns, period, "modified", text_column="receiver_name"
         )
     if code == POS:
         store = records.store[rec]
@@ -188,6 +206,7 @@ def _members(world: World, code: int) -> SourceTable:
         Column("store_id", "str", store_codes(store)),
         Column("mobile", "str", phone),
         Column("wechat_unionid", "str", _unionids(people, records, rec)),
+        Column("external_userid", "str", _external_userids(rec)),
         Column("name", "text", guide_name),
         Column("added_at", "time", created, "iso"),
         Column("updated_at", "time", updated, "iso"),
@@ -375,6 +394,8 @@ def _phones(people: People, records: Records, rec: np.ndarray, new_phone: np.nda
 def _emails(people: People, records: Records, rec: np.ndarray, code: int) -> pa.Array:
     person = records.person[rec]
     clean = people.email.take(pa.array(person))
+    if records.written_email is not None:
+        clean = pc.coalesce(records.written_email.take(pa.array(rec)), clean)
     written = format_emails(clean, records.email_format[rec])
     state = records.email_state[rec]
     placeholder = EMAIL_PLACEHOLDER_VALUE[code]
@@ -385,6 +406,19 @@ def _emails(people: People, records: Records, rec: np.ndarray, code: int) -> pa.
 def _unionids(people: People, records: Records, rec: np.ndarray) -> pa.Array:
     values = people.unionid.take(pa.array(records.person[rec]))
     return pc.if_else(pa.array(records.has_unionid[rec]), values, pa.scalar(None, pa.string()))
+
+
+def _external_userids(rec: np.ndarray) -> pa.Array:
+    """WeCom external contact ids (``wm`` + 30 characters) of the customers who added their guide.
+
+    Fixed per record, so every version agrees; the rest have not added the guide on WeCom yet.
+    """
+    added = _record_share(rec, WECOM_ADDED_SHARE)
+    values = [
+        "wm" + hashlib.blake2b(b"wecom-external:%d" % record, digest_size=15).hexdigest() if on else None
+        for record, on in zip(np.asarray(rec, dtype=np.int64).tolist(), added.tolist(), strict=True)
+    ]
+    return pa.array(values, type=pa.string())
 
 
 def store_codes(store: np.ndarray) -> pa.Array:

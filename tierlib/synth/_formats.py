@@ -73,6 +73,8 @@ class SourceTable:
     encoded_text: tuple[tuple[str, ...], np.ndarray] | None = None
     """(vocabulary, index per row): Chinese text to write GBK-encoded in ``text_column`` for
     bad_encoding rows (default: the value itself).  Indices, not strings: only a few rows need it."""
+    corruptible: np.ndarray | None = None
+    """Rows that may be chosen as bad rows (default: all)."""
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -99,8 +101,14 @@ def write_source_table(
     """Write ``table`` month by month; return rows per period and the bad rows written."""
     n = len(table.period)
     reasons = table.reasons()
-    n_bad = int(rng.binomial(n, bad_rate)) if n and bad_rate > 0 else 0
-    chosen = np.sort(rng.choice(n, size=n_bad, replace=False)) if n_bad else np.zeros(0, dtype=np.int64)
+    eligible = np.arange(n) if table.corruptible is None else np.flatnonzero(table.corruptible)
+    n_eligible = len(eligible)
+    n_bad = int(rng.binomial(n_eligible, bad_rate)) if n_eligible and bad_rate > 0 else 0
+    chosen = (
+        eligible[np.sort(rng.choice(n_eligible, size=n_bad, replace=False))]
+        if n_bad
+        else np.zeros(0, dtype=np.int64)
+    )
     # Every applicable reason gets its share: cycle through them, then shuffle over the rows.
     cycled = np.asarray(reasons, dtype=object)[rng.permutation(len(reasons))][np.arange(n_bad) % len(reasons)]
     reason_of = cycled[rng.permutation(n_bad)] if n_bad else cycled

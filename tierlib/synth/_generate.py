@@ -33,12 +33,13 @@ from tierlib.synth._truth import (
     record_person_table,
     spend_after_table,
 )
+from tierlib.synth._unlinked import CASES, add_unlinked_records
 
 GENERATOR_VERSION = "1"
 WRITE_THREADS = 2
 MANIFEST = os.path.join("_truth", "manifest.json")
 # Independent random streams, so that changing one part of the world leaves the others alone.
-STREAMS = ("people", "records", "versions", "purchases", "orders", "events", "optouts", "tables")
+STREAMS = ("people", "records", "versions", "purchases", "orders", "events", "optouts", "tables", "unlinked")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,14 @@ def generate(
             events = simulate_events(people, records, churned_at, span_start, span_end, streams["events"])
             clock.step(f"{len(events.time):,} events")
 
-            world = World(people, records, versions, orders, events, bounds, people.names())
+            # After orders and events: the new records place none, and draw from their own stream.
+            names = people.names()
+            ordinary = (records, versions)
+            if settings.unlinked_records:
+                records, versions = add_unlinked_records(
+                    people, names, records, versions, bounds, streams["unlinked"]
+                )
+            world = World(people, records, versions, orders, events, bounds, names)
             tasks = [(channel, table) for channel in CHANNELS for table in TABLES[channel]]
             seeds = streams["tables"].integers(0, 2**63, size=(len(tasks), 2))
             write = partial(_write_table, world, temp_dir, labels, span_end, settings.bad_rate, clock)
@@ -108,7 +116,7 @@ def generate(
             by_size = sorted(range(len(tasks)), key=lambda k: -size[tasks[k][1]])
             futures = {k: pool.submit(write, *tasks[k], seeds[k]) for k in by_size}
             truth_job = pool.submit(
-                _write_truth, people, records, versions, churned_at, temp_dir, streams["optouts"]
+                _write_truth, people, records, ordinary, churned_at, temp_dir, streams["optouts"]
             )
             results = [futures[k].result() for k in range(len(tasks))]
             del world, orders, events
@@ -173,8 +181,12 @@ def _write_spend_after(people, person, time, net, bounds, truth_dir) -> int:
     return table.num_rows
 
 
-def _write_truth(people, records, versions, churned_at, temp_dir, rng) -> dict:
-    """Who is who, the people table and the opt-out list; returns the linkability figures."""
+def _write_truth(people, records, ordinary, churned_at, temp_dir, rng) -> dict:
+    """Who is who, the people table and the opt-out list; returns the linkability figures.
+
+    Linkability is that of the ordinary records (``ordinary``: records and versions before the
+    cases of ``_unlinked`` were added); the cases are counted apart.
+    """
     truth_dir = os.path.join(temp_dir, "_truth")
     pq.write_table(record_person_table(records), os.path.join(truth_dir, "record_person.parquet"))
     pq.write_table(persons_table(people, churned_at), os.path.join(truth_dir, "persons.parquet"))
@@ -182,7 +194,10 @@ def _write_truth(people, records, versions, churned_at, temp_dir, rng) -> dict:
     os.makedirs(suppression_dir)
     with open(os.path.join(suppression_dir, "optouts.csv"), "wb") as handle:
         handle.write(optouts_csv(people, rng))
-    return linkability(people, records, versions)
+    figures = linkability(people, *ordinary)
+    for code, name in enumerate(CASES[1:], 1):
+        figures[f"records_{name}"] = 0 if records.case is None else int((records.case == code).sum())
+    return figures
 
 
 def _write_table(

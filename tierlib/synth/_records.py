@@ -76,7 +76,8 @@ assert len(EMAIL_FORMAT_WEIGHTS) == len(EMAIL_FORMATS)
 
 @dataclass
 class Records:
-    """One row per channel record, sorted by channel, then sign-up time."""
+    """One row per channel record, sorted by channel, then sign-up time; the records of
+    ``tierlib.synth._unlinked`` follow after all others."""
 
     person: np.ndarray
     channel: np.ndarray
@@ -95,6 +96,12 @@ class Records:
     consent: np.ndarray  # (n, 3) initial sms/email/push
     nickname: pa.Array
     channel_start: np.ndarray  # record index where each channel begins (7 bounds)
+    written_name: pa.Array | None = None
+    """Per record: the name as this record has it, where it differs from the person's (a typo); else null."""
+    written_email: pa.Array | None = None
+    """Per record: the e-mail as this record has it, where it differs from the person's; else null."""
+    case: np.ndarray | None = None
+    """Per record: index into ``tierlib.synth._unlinked.CASES`` (0: an ordinary record)."""
 
     def __len__(self) -> int:
         return len(self.person)
@@ -187,7 +194,7 @@ def make_records(people: People, bounds: np.ndarray, rng: np.random.Generator) -
         has_unionid=has_unionid,
         device_id=_device_ids(channel_start, rng),
         consent=consent,
-        nickname=_nicknames(people, person_idx, rng),
+        nickname=nicknames(people, person_idx, rng),
         channel_start=channel_start,
     )
 
@@ -332,7 +339,7 @@ def _device_ids(channel_start: np.ndarray, rng: np.random.Generator) -> pa.Array
     return pa.concat_arrays([before, app_ids, after])
 
 
-def _nicknames(people: People, person: np.ndarray, rng: np.random.Generator) -> pa.Array:
+def nicknames(people: People, person: np.ndarray, rng: np.random.Generator) -> pa.Array:
     n = len(person)
     word = pick(vocab.NICK_WORDS, rng.integers(0, len(vocab.NICK_WORDS), n))
     given = pick([g for g, _ in vocab.GIVEN], people.given[person, 0])

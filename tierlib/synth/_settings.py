@@ -25,6 +25,11 @@ class SynthSettings:
     bad_rate: float = 0.005
     new_member_share: float = 0.4
     """Share of ``members`` who join during the span; the rest are the existing base."""
+    unlinked_records: bool = False
+    """Add records that share no strong identifier with their person's others (marketplace
+    profiles with masked phones, walk-ins, second accounts; ``tierlib.synth._unlinked``).  Off by
+    default so that datasets pinned elsewhere (tests/golden) keep their bytes; the probabilistic
+    OneID layer's quality test and benchmark turn it on."""
 
     def validate(self) -> SynthSettings:
         problems = []
@@ -42,6 +47,8 @@ class SynthSettings:
             problems.append(f"bad_rate={self.bad_rate!r}: give a fraction from 0 to 0.2")
         if not 0.0 <= float(self.new_member_share) <= 1.0:
             problems.append(f"new_member_share={self.new_member_share!r}: give a fraction from 0 to 1")
+        if not isinstance(self.unlinked_records, bool):
+            problems.append(f"unlinked_records={self.unlinked_records!r}: give true or false")
         if problems:
             raise ConfigError("invalid synth settings: " + "; ".join(problems))
         return self

@@ -11,7 +11,8 @@ from tierlib.synth._noise import EMAIL_FORMATS, PHONE_FORMATS, format_emails, fo
 from tierlib.synth._people import CHANNELS, NOT_REGISTERED, People
 from tierlib.synth._people import phone_strings as phone_text
 from tierlib.synth._records import EMAIL_PRESENT, PHONE_PRESENT, Records, Versions
-from tierlib.synth._strings import join, padded_ints
+from tierlib.synth._strings import join, padded_ints, pick
+from tierlib.synth._unlinked import CASES
 
 SPEND_WINDOW_DAYS = 90
 OLD_PHONE, NEW_PHONE, EMAIL, UNIONID = 1, 2, 4, 8
@@ -37,6 +38,7 @@ def record_person_table(records: Records) -> pa.Table:
             "channel": pa.array(list(CHANNELS)).take(pa.array(records.channel.astype(np.int64))),
             "record_id": records.record_id,
             "person_id": person_ids(records.person, int(records.person.max()) + 1 if len(records) else 0),
+            "case": pick(CASES, np.zeros(len(records), np.int8) if records.case is None else records.case),
         }
     )
 

@@ -32,6 +32,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=SynthSettings.new_member_share,
         help="share of members who join during the span",
     )
+    parser.add_argument(
+        "--unlinked-records",
+        action="store_true",
+        help="add records that share no strong identifier with their person's others "
+        "(masked marketplace phones, walk-ins, second accounts: docs/synthetic-data.md)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
     return parser
@@ -45,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         bad_rate=args.bad_rate,
         new_member_share=args.new_member_share,
+        unlinked_records=args.unlinked_records,
     )
     summary = generate(settings, args.out, log=None if args.quiet else stderr_log)
     total = sum(sum(tables.values()) for tables in summary.rows.values())
