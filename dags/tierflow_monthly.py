@@ -25,11 +25,13 @@ from airflow.sdk import (
 
 from tierflow_airflow.support import (
     APPROVED_MODEL_ASSET,
-    RETRY_ARGS,
     TIERS_ASSET,
+    default_args,
+    operations_settings,
     period_param_schema,
     record_failure,
     start_date_text,
+    tierflow_task,
 )
 from tierlib.pipeline.stages import STAGES
 
@@ -40,7 +42,8 @@ OUTLETS = {"tiers": [TIERS]}
 TRIGGER_RULES = {"report": "none_failed"}
 """The report runs when publish was skipped on purpose (skip_publish), not when anything failed."""
 
-DEFAULT_ARGS = {**RETRY_ARGS, "on_failure_callback": record_failure}
+OPERATIONS = operations_settings()
+DEFAULT_ARGS = {**default_args(OPERATIONS), "on_failure_callback": record_failure}
 
 
 def _context(channels: list[str] | None = None):
@@ -63,7 +66,7 @@ def _partitioned_tasks(stage, upstream):
     name and also follows the previous stage directly, so stages still chain in registry order.
     """
 
-    @task(task_id=f"{stage.name}_prepare")
+    @tierflow_task(stage.name, OPERATIONS, task_id=f"{stage.name}_prepare")
     def prepare(name: str = stage.name) -> list[int]:
         """Run the stage's prepare step (if any) and hand out the partition numbers."""
         from tierlib.pipeline.partitions import partition_count
@@ -73,13 +76,24 @@ def _partitioned_tasks(stage, upstream):
         run_stage(ctx, name, step="prepare")
         return list(range(partition_count(ctx)))
 
-    @task(task_id=f"{stage.name}_partition", map_index_template="{{ task.op_kwargs['partition'] }}")
+    @tierflow_task(
+        stage.name,
+        OPERATIONS,
+        task_id=f"{stage.name}_partition",
+        map_index_template="{{ task.op_kwargs['partition'] }}",
+    )
     def partition(partition: int, name: str = stage.name) -> dict:
         from tierlib.pipeline.runner import run_stage
 
         return run_stage(_context(), name, partition=partition)
 
-    @task(task_id=stage.name, inlets=INLETS.get(stage.name), outlets=OUTLETS.get(stage.name))
+    @tierflow_task(
+        stage.name,
+        OPERATIONS,
+        task_id=stage.name,
+        inlets=INLETS.get(stage.name),
+        outlets=OUTLETS.get(stage.name),
+    )
     def combine(name: str = stage.name) -> dict:
         from tierlib.pipeline.runner import run_stage
 
@@ -97,12 +111,12 @@ def _extract_group():
     """The extract stage: one mapped task per channel; returns (first task, last task)."""
     with TaskGroup("extract", tooltip="read, standardize and validate each channel's month"):
 
-        @task
+        @tierflow_task("plan_channels", OPERATIONS)
         def plan_channels() -> list[str]:
             """The channels this run extracts: the 'channels' param, or every configured one."""
             return _context(get_current_context()["params"].get("channels") or None).channels
 
-        @task(map_index_template="{{ task.op_kwargs['channel'] }}")
+        @tierflow_task("extract", OPERATIONS, map_index_template="{{ task.op_kwargs['channel'] }}")
         def channel(channel: str) -> dict:
             from tierlib.pipeline.runner import run_stage
 
@@ -151,7 +165,9 @@ def tierflow_monthly():
                 current = _partitioned_tasks(stage, upstream)
             upstream = current
             continue
-        decorate = task(
+        decorate = tierflow_task(
+            stage.name,
+            OPERATIONS,
             task_id=stage.name,
             inlets=INLETS.get(stage.name),
             outlets=OUTLETS.get(stage.name),
@@ -174,7 +190,7 @@ def tierflow_monthly():
             upstream >> current
         upstream = current
 
-    @task
+    @tierflow_task("summary", OPERATIONS)
     def summary() -> dict:
         """The month's headline figures (members, rows, quarantine, tiers, exports), shown as XCom."""
         from tierlib.pipeline.context import log

@@ -17,10 +17,18 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Metadata, Param, dag, get_current_context, task
 
-from tierflow_airflow.support import APPROVED_MODEL_ASSET, RETRY_ARGS, period_param_schema, start_date_text
+from tierflow_airflow.support import (
+    APPROVED_MODEL_ASSET,
+    default_args,
+    operations_settings,
+    period_param_schema,
+    start_date_text,
+    tierflow_task,
+)
 
 APPROVED_MODEL = Asset(APPROVED_MODEL_ASSET, group="tierflow")
 """Updated when a retrain promotes a new model; its event's extra names the version."""
+OPERATIONS = operations_settings()
 
 
 def _context():
@@ -45,7 +53,7 @@ def _context():
     # are retrained on purpose, with `airflow backfill create`, not all at once on deploy.
     catchup=False,
     max_active_runs=1,
-    default_args=RETRY_ARGS,
+    default_args=default_args(OPERATIONS),
     tags=["tierflow"],
     params={
         "period": Param(
@@ -58,21 +66,21 @@ def _context():
     doc_md=__doc__,
 )
 def tierflow_quarterly():
-    @task
+    @tierflow_task("train_candidate", OPERATIONS)
     def train_candidate() -> dict:
         """Fit a candidate and store it with its model card (metrics beside both baselines)."""
         from tierlib.pipeline.retrain import run_train
 
         return run_train(_context())
 
-    @task.short_circuit
+    @tierflow_task("promote", OPERATIONS, decorator=task.short_circuit)
     def promote(trained: dict) -> bool:
         """Approve the candidate if it beats the model in effect by the margin; False skips the asset."""
         from tierlib.pipeline.retrain import run_promote
 
         return bool(run_promote(_context(), trained["candidate"])["promote"])
 
-    @task(outlets=[APPROVED_MODEL])
+    @tierflow_task("promote", OPERATIONS, outlets=[APPROVED_MODEL])
     def publish_approved_model(trained: dict):
         """Mark the approved-model asset as updated, naming the version."""
         yield Metadata(APPROVED_MODEL, {"version": trained["candidate"], "period": trained["period"]})

@@ -7,14 +7,18 @@ import pandas as pd
 import pytest
 
 from tierlib.clv import (
+    PURCHASE_MODELS,
     BetaGeoModel,
     GammaGammaModel,
+    backtest,
+    calibration_holdout_split,
     customer_lifetime_value,
     simulate_transactions,
     summarize_transactions,
 )
 from tierlib.errors import ConfigError, InputError, ModelFitError
 from tierlib.features import FEATURE_COLUMNS, RFM_CELLS, FeatureSettings, compute_features, quintile_scores
+from tierlib.features._partial import combine_partials, member_partials
 from tierlib.schemas import EVENT_COLUMNS as EVENT_SCHEMA
 from tierlib.schemas import ORDER_COLUMNS as ORDER_SCHEMA
 
@@ -432,6 +436,118 @@ def test_a_history_without_any_drop_out_uses_the_no_drop_out_limit_and_says_so(c
     assert (features["expected_purchases_90d"] > 0).all()
 
 
+@pytest.fixture(scope="module")
+def simulated_orders() -> tuple[pd.DataFrame, pd.DataFrame]:
+    tx = simulate_transactions(
+        3000, start="2023-01-01", end="2024-07-01", r=0.6, alpha=12, a=0.9, b=4, seed=21
+    )
+    orders = orders_frame(
+        [{"oneid": f"c{c:05d}", "at": at, "amount": amount} for c, at, amount in tx.itertuples(index=False)]
+    )
+    return orders, records_frame(sorted(set(orders["oneid"])))
+
+
+def test_auto_fits_each_model_on_a_calibration_window_and_keeps_the_best_holdout_forecast(simulated_orders):
+    orders, records = simulated_orders
+    settings = FeatureSettings(clv_model="auto", clv_holdout_days=91)
+    features = compute_features(orders, NO_EVENTS, records, AS_OF, settings).set_index("oneid")
+    fitted = features.attrs["clv"]
+    check = fitted["holdout_check"]
+    assert set(check["scores"]) == {"bgnbd", "pareto_nbd", "mbgnbd"} and not check["skipped"]
+    scores = {name: figures["score"] for name, figures in check["scores"].items()}
+    assert fitted["model"] == check["best"] == min(scores, key=scores.get)
+    assert fitted["configured_model"] == "auto" and check["holdout_periods"] == 13
+
+    # the check is calibration_holdout_split + backtest on the members' own orders
+    calibration_end = (pd.Timestamp(AS_OF) - pd.Timedelta(weeks=13)).normalize()
+    calibration_end -= pd.Timedelta(days=calibration_end.weekday())  # a Monday: whole weeks
+    split = calibration_holdout_split(
+        orders,
+        customer_col="oneid",
+        date_col="ordered_at",
+        calibration_end=calibration_end,
+        observation_end=AS_OF,
+        unit="week",
+    )
+    assert check["customers"] == len(split)
+    chosen = PURCHASE_MODELS[fitted["model"]]().fit(
+        split["frequency_cal"], split["recency_cal"], split["T_cal"]
+    )
+    table = backtest(chosen, split)
+    assert check["scores"][fitted["model"]]["actual"] == table["actual_total"].sum()
+    assert check["scores"][fitted["model"]]["predicted"] == pytest.approx(
+        table["predicted_total"].sum(), rel=1e-9
+    )
+    groups = check["scores"][fitted["model"]]["by_frequency"]
+    assert [g["frequency_cal"] for g in groups] == list(table.index)
+
+    # the columns then come from that model fitted on the whole history
+    summary = summarize_transactions(
+        orders, customer_col="oneid", date_col="ordered_at", as_of=AS_OF, unit="week"
+    )
+    model = PURCHASE_MODELS[fitted["model"]]().fit(summary["frequency"], summary["recency"], summary["T"])
+    assert fitted[fitted["model"]]["params"] == pytest.approx(model.params_)
+    args = (summary["frequency"], summary["recency"], summary["T"])
+    np.testing.assert_allclose(
+        features.loc[summary.index, "probability_alive"], model.probability_alive(*args)
+    )
+
+
+@pytest.mark.parametrize("name", ["pareto_nbd", "mbgnbd"])
+def test_a_named_model_fills_the_columns_and_is_checked_on_the_holdout(simulated_orders, name):
+    orders, records = simulated_orders
+    features = compute_features(orders, NO_EVENTS, records, AS_OF, FeatureSettings(clv_model=name))
+    fitted = features.attrs["clv"]
+    assert fitted["model"] == name and list(fitted["holdout_check"]["scores"]) == [name]
+    summary = summarize_transactions(
+        orders, customer_col="oneid", date_col="ordered_at", as_of=AS_OF, unit="week"
+    )
+    model = PURCHASE_MODELS[name]().fit(summary["frequency"], summary["recency"], summary["T"])
+    args = (summary["frequency"], summary["recency"], summary["T"])
+    by_member = features.set_index("oneid").loc[summary.index]
+    np.testing.assert_allclose(by_member["expected_purchases_90d"], model.expected_purchases(90 / 7, *args))
+    np.testing.assert_allclose(by_member["probability_alive"], model.probability_alive(*args))
+    assert (by_member["probability_alive"] < 1).any()  # both let members without repeat purchases go
+
+
+def test_auto_skips_models_that_cannot_be_fitted_on_the_calibration_window_and_says_why():
+    # Repeat purchases only in the last 13 weeks: the calibration window holds none.
+    orders = orders_frame(
+        [{"oneid": f"c{c:03d}", "at": days_ago(200 + c), "amount": 20.0} for c in range(80)]
+        + [{"oneid": f"c{c:03d}", "at": days_ago(5 + c % 60), "amount": 15.0} for c in range(0, 80, 2)]
+        + [{"oneid": f"c{c:03d}", "at": days_ago(70 + c % 15), "amount": 15.0} for c in range(0, 80, 3)]
+    )
+    records = records_frame(sorted(set(orders["oneid"])))
+    settings = FeatureSettings(clv_model="auto", clv_penalizer=0.01)
+    features = compute_features(orders, NO_EVENTS, records, AS_OF, settings)
+    check = features.attrs["clv"]["holdout_check"]
+    assert check["best"] is None and not check["scores"]
+    assert set(check["skipped"]) == {"bgnbd", "pareto_nbd", "mbgnbd"}
+    assert all("no customer has a repeat purchase" in reason for reason in check["skipped"].values())
+    assert features.attrs["clv"]["model"] in ("bgnbd", "pareto_nbd", "mbgnbd", "nbd")
+    assert np.isfinite(features[["probability_alive", "clv"]].to_numpy()).all()
+
+
+def test_partitions_give_the_same_auto_choice_and_columns_as_one_table(simulated_orders):
+    orders, records = simulated_orders
+    settings = FeatureSettings(clv_model="auto")
+    whole = compute_features(orders, NO_EVENTS, records, AS_OF, settings)
+    halves = [records["oneid"].str[-1].isin(list("01234")), ~records["oneid"].str[-1].isin(list("01234"))]
+    partials = [
+        member_partials(
+            orders[orders["oneid"].isin(records.loc[half, "oneid"])],
+            NO_EVENTS,
+            records[half],
+            AS_OF,
+            settings,
+        )
+        for half in halves
+    ]
+    combined = combine_partials(partials, AS_OF, settings)
+    pd.testing.assert_frame_equal(combined, whole)
+    assert combined.attrs["clv"] == whole.attrs["clv"]
+
+
 def test_clv_fit_errors_name_each_penalizer_tried_and_the_config_keys():
     orders = orders_frame([{"oneid": f"c{i}", "at": days_ago(10 + i), "amount": 10.0} for i in range(5)])
     with pytest.raises(ModelFitError) as error:
@@ -454,3 +570,7 @@ def test_settings_from_config_report_every_bad_key_at_once():
     assert "features.new_days" in message and "features.clv_time_unit" in message
     with pytest.raises(ConfigError, match="churn_days"):
         FeatureSettings.from_dict({"active_days": 200, "churn_days": 100})
+    with pytest.raises(ConfigError, match=r"features\.clv_model: .pareto. is not allowed"):
+        FeatureSettings.from_dict({"clv_model": "pareto"})
+    with pytest.raises(ConfigError, match="clv_holdout_days"):
+        FeatureSettings.from_dict({"clv_holdout_days": 0})

@@ -15,6 +15,7 @@ from test_model_synthetic import standardize_history
 from tierlib.catalog import (
     alerts_key,
     alerts_summary_key,
+    clv_params_key,
     figures_key,
     migration_key,
     migration_summary_key,
@@ -46,6 +47,9 @@ def test_two_consecutive_months_score_tier_migrate_and_alert(pipeline_env):
     tiers = storage.read_parquet(tiers_key("2026-09"))
     assert list(tiers.columns) == list(TIER_COLUMNS)
     assert len(tiers) == len(scores) == september["features"]["members"]
+    clv = storage.read_json(clv_params_key("2026-09"))
+    assert september["features"]["clv_model"] == clv["model"]
+    assert clv["holdout_check"]["scores"].keys() | clv["holdout_check"]["skipped"].keys() == {"bgnbd"}
     assert tiers["oneid"].is_unique and tiers["tier"].notna().all() and tiers["reason"].notna().all()
     assert tiers["previous_tier"].isna().all()  # the first month has nothing to compare with
     assert tiers["vip"].sum() == -(-len(tiers) * 2 // 10)  # ceil(20%)

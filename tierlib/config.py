@@ -25,7 +25,7 @@ import yaml
 
 from tierlib.errors import ConfigError
 from tierlib.schemas import COLUMNS_BY_KIND, KINDS
-from tierlib.settings import collect_settings, settings_from_mapping
+from tierlib.settings import collect_settings, expand_variables, settings_from_mapping
 
 DEFAULT_NULL_VALUES = ("NULL", "null", "Null", "\\N", "None", "none", "N/A", "n/a", "#N/A")
 """Spellings exports write for "no value" (SQL dumps, spreadsheets): read as missing."""
@@ -41,6 +41,7 @@ STAGE_SETTINGS: dict[str, str] = {
     "report": "tierlib.report._settings:ReportSettings",
     "privacy": "tierlib.privacy._settings:PrivacySettings",
     "spark": "tierlib.spark._settings:SparkSettings",
+    "operations": "tierlib.operations:OperationsSettings",
 }
 """Config section -> ``module:Class`` of that stage's frozen settings dataclass."""
 
@@ -200,12 +201,13 @@ class Config:
     def digest(self) -> str:
         """SHA-256 of what the config decides (rules, mappings, settings): goes into manifests.
 
-        Where data lives (the storage root, channel locations and URLs) and what does the work
-        (``run.engine``, the ``spark`` cluster, ``run.partitions``: outputs do not depend on them)
-        are left out, so the same configuration gives the same digest in every environment it
-        is deployed to.
+        Where data lives (the storage root, channel locations and URLs), what does the work
+        (``run.engine``, the ``spark`` cluster, ``run.partitions``) and how tasks are retried and
+        waited for (``operations``) are left out: outputs do not depend on them, so the same
+        configuration gives the same digest in every environment it is deployed to.
         """
-        decisions = {key: value for key, value in self.raw.items() if key not in ("storage", "spark")}
+        left_out = ("storage", "spark", "operations")
+        decisions = {key: value for key, value in self.raw.items() if key not in left_out}
         if isinstance(decisions.get("run"), dict):
             decisions["run"] = {
                 key: value for key, value in decisions["run"].items() if key not in ("partitions", "engine")
@@ -232,37 +234,6 @@ class Config:
                 f"channels {unknown} are not in {self.path}; configured channels: {sorted(self.channels)}"
             )
         return dataclasses.replace(self, channels={n: c for n, c in self.channels.items() if n in names})
-
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _expand(value: Any, path: str) -> Any:
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(
-                f"{path}: environment variable {name} is not set; set it or write ${{{name}:-default}}"
-            )
-
-        expanded = _VARIABLE.sub(substitute, value)
-        if expanded != value and _VARIABLE.fullmatch(value):
-            # A value that is one variable takes the YAML type of what it expands to
-            # (history_months: ${MONTHS:-24} is a number), but stays text otherwise.
-            typed = yaml.safe_load(expanded) if expanded.strip() else None
-            if isinstance(typed, bool | int | float):
-                return typed
-        return expanded
-    if isinstance(value, Mapping):
-        return {key: _expand(item, f"{path}.{key}") for key, item in value.items()}
-    if isinstance(value, list):
-        return [_expand(item, f"{path}[{index}]") for index, item in enumerate(value)]
-    return value
 
 
 def _resolve_location(location: str | None, base: Path) -> str | None:
@@ -314,7 +285,7 @@ def _check_channel(name: str, channel: ChannelConfig) -> list[str]:
 def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
     """Validate an already-read mapping; ``path`` names the file in messages."""
     base = Path(path).resolve().parent if path != "<config>" else Path.cwd()
-    raw = _expand(dict(raw or {}), "config")
+    raw = expand_variables(dict(raw or {}), "config")
     allowed = {"storage", "channels", "run", *STAGE_SETTINGS}
     unknown = sorted(set(raw) - allowed)
     if unknown:

@@ -9,10 +9,14 @@ bad value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
 
 from tierlib.errors import ConfigError
 
@@ -127,3 +131,35 @@ def _convert_dataclass(cls: type, value: Any, path: str, problems: list[str]) ->
 
 def _describe(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_variables(value: Any, path: str) -> Any:
+    """``value`` with ``${VAR}`` and ``${VAR:-default}`` read from the environment, at any depth."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{path}: environment variable {name} is not set; set it or write ${{{name}:-default}}"
+            )
+
+        expanded = _VARIABLE.sub(substitute, value)
+        if expanded != value and _VARIABLE.fullmatch(value):
+            # A value that is one variable takes the YAML type of what it expands to
+            # (history_months: ${MONTHS:-24} is a number), but stays text otherwise.
+            typed = yaml.safe_load(expanded) if expanded.strip() else None
+            if isinstance(typed, bool | int | float):
+                return typed
+        return expanded
+    if isinstance(value, Mapping):
+        return {key: expand_variables(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [expand_variables(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value

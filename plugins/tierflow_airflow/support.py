@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,13 +12,94 @@ from tierlib.period import period_for_run
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "tierflow.yaml"
 
 
-RETRY_ARGS = {
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
-"""Task retries of both DAGs: storage and database hiccups pass; a real fault fails within minutes."""
+OTHER_TASK_NAMES = ("plan_channels", "wait_for_drop", "summary", "train_candidate", "promote", "approve")
+"""Task names of both DAGs that are not stage names: ``operations.timeouts`` may name them too."""
+
+
+def operations_settings():
+    """The config's ``operations`` section, read at DAG parse time without the full config."""
+    from tierlib.errors import ConfigError
+    from tierlib.operations import read_operations
+    from tierlib.pipeline.stages import stage_names
+
+    settings = read_operations(config_path())
+    known = {*stage_names(), *OTHER_TASK_NAMES}
+    unknown = sorted(set(settings.timeouts) - known)
+    if unknown:
+        raise ConfigError(
+            f"{config_path()}: operations.timeouts names {unknown}, which are no task; "
+            f"name a stage or task: {', '.join(sorted(known))}"
+        )
+    return settings
+
+
+def default_args(settings) -> dict:
+    """Task arguments of both DAGs: retries with backoff (for what is transient) and a timeout."""
+    return {
+        "retries": settings.retries,
+        "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=settings.max_retry_delay_minutes),
+        "execution_timeout": timedelta(minutes=settings.task_timeout_minutes),
+    }
+
+
+def fail_fast(function):
+    """The adapter around every Tierflow task: a deterministic Tierflow error fails it at once.
+
+    Trying a config error, a validation stop or a missing input again gives the same result,
+    so it becomes ``AirflowFailException`` (no retries); an error that may pass (storage,
+    network, database: ``tierlib.errors.is_transient``) and anything unexpected go to Airflow
+    as they are, and retry with backoff.
+    """
+    import functools
+    import inspect
+
+    if inspect.isgeneratorfunction(function):  # tasks that yield asset Metadata
+
+        @functools.wraps(function)
+        def run_generator(*args, **kwargs):
+            with _deterministic_errors_fail():
+                return (yield from function(*args, **kwargs))
+
+        run_generator.fails_fast = True
+        return run_generator
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with _deterministic_errors_fail():
+            return function(*args, **kwargs)
+
+    run.fails_fast = True
+    return run
+
+
+@contextmanager
+def _deterministic_errors_fail():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tierlib.errors import TierflowError, is_transient
+
+    try:
+        yield
+    except TierflowError as error:
+        if is_transient(error):
+            raise
+        message = f"{type(error).__name__}: {error} (not retried: it would fail again)"
+        raise AirflowFailException(message) from error
+
+
+def tierflow_task(name: str, settings, decorator=None, **task_kwargs):
+    """``@task`` (or ``decorator``, e.g. ``task.short_circuit``) with the fail-fast adapter and the
+    timeout ``operations`` gives the stage or task ``name``: how every task of both DAGs is made."""
+
+    def wrap(function):
+        from airflow.sdk import task
+
+        timeout = timedelta(minutes=settings.timeout_minutes(name))
+        return (decorator or task)(execution_timeout=timeout, **task_kwargs)(fail_fast(function))
+
+    return wrap
 
 
 def start_date_text() -> str:

@@ -6,6 +6,7 @@ returns the model, fitted state ends in ``_``.
 """
 
 from tierlib.clv._bgnbd import BetaGeoModel, ModifiedBetaGeoModel
+from tierlib.clv._choice import PURCHASE_MODELS, compare_on_holdout
 from tierlib.clv._gamma_gamma import GammaGammaModel
 from tierlib.clv._nbd import NoDropoutModel
 from tierlib.clv._pareto_nbd import ParetoNBDModel
@@ -14,6 +15,7 @@ from tierlib.clv._summary import backtest, calibration_holdout_split, summarize_
 from tierlib.clv._value import customer_lifetime_value, periods_per_month
 
 __all__ = [
+    "PURCHASE_MODELS",
     "BetaGeoModel",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
@@ -21,6 +23,7 @@ __all__ = [
     "ParetoNBDModel",
     "backtest",
     "calibration_holdout_split",
+    "compare_on_holdout",
     "customer_lifetime_value",
     "periods_per_month",
     "simulate_average_spend",

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tierlib.clv._bgnbd import BetaGeoModel
 from tierlib.clv._fitting import distinct_values
+from tierlib.clv._purchase import PurchaseModel
 from tierlib.clv._value import TIME_UNIT_DAYS
 from tierlib.errors import InputError
 
@@ -67,13 +67,7 @@ def summarize_periods(
     else:
         first, last = first_last
     buyer = first != np.iinfo(np.int64).max
-    if codes.size:
-        low = int(periods.min())
-        span = int(periods.max()) - low + 1
-        distinct_keys = distinct_values(codes.astype(np.int64, copy=False) * span + (periods - low))
-        n_periods = np.bincount(distinct_keys // span, minlength=n_customers)
-    else:
-        n_periods = np.zeros(n_customers, dtype=np.int64)
+    n_periods = count_periods(codes, periods, n_customers)
     frequency = np.where(buyer, n_periods - 1, np.nan).astype(np.float64)
     recency = np.where(buyer, last - first, np.nan).astype(np.float64)
     age = np.where(buyer, last_period - first, np.nan).astype(np.float64)
@@ -86,6 +80,16 @@ def summarize_periods(
             monetary = np.where(frequency > 0, (total - first_amount) / frequency, 0.0)
         result["monetary_value"] = np.where(buyer, monetary, np.nan)
     return result
+
+
+def count_periods(codes: np.ndarray, periods: np.ndarray, n_customers: int) -> np.ndarray:
+    """Distinct periods with a purchase per customer code (one sort over (code, period) keys)."""
+    if not codes.size:
+        return np.zeros(n_customers, dtype=np.int64)
+    low = int(periods.min())
+    span = int(periods.max()) - low + 1
+    distinct_keys = distinct_values(codes.astype(np.int64, copy=False) * span + (periods - low))
+    return np.bincount(distinct_keys // span, minlength=n_customers)
 
 
 def summarize_transactions(
@@ -156,13 +160,7 @@ def calibration_holdout_split(
     codes = codes[known]
     periods = period_numbers(dates[in_holdout][known], unit)
     n = len(calibration)
-    if codes.size:
-        low = int(periods.min())
-        span = int(periods.max()) - low + 1
-        keys = distinct_values(codes.astype(np.int64) * span + (periods - low))
-        holdout_periods = np.bincount(keys // span, minlength=n)
-    else:
-        holdout_periods = np.zeros(n, dtype=np.int64)
+    holdout_periods = count_periods(codes, periods, n)
     result = calibration.copy()
     result["frequency_holdout"] = holdout_periods.astype(np.float64)
     if amounts is not None:
@@ -175,7 +173,7 @@ def calibration_holdout_split(
     return result
 
 
-def backtest(model: BetaGeoModel, split: pd.DataFrame, *, max_frequency: int = 7) -> pd.DataFrame:
+def backtest(model: PurchaseModel, split: pd.DataFrame, *, max_frequency: int = 7) -> pd.DataFrame:
     """Predicted against actual holdout purchases, per calibration-frequency bucket.
 
     ``split`` is the output of :func:`calibration_holdout_split`; frequencies at or

@@ -13,7 +13,7 @@ from tierlib.features._activity import (
     spending_features,
     tenure_days,
 )
-from tierlib.features._clv import CLV_COLUMNS, clv_features
+from tierlib.features._clv import CLV_COLUMNS, SUMMARY_COLUMNS, clv_population, clv_summaries
 from tierlib.features._inputs import prepare
 from tierlib.features._lifecycle import STAGES, lifecycle_stages
 from tierlib.features._rfm import cell_labels, rfm_features
@@ -67,19 +67,11 @@ def compute_features(
     inputs = prepare(orders, events, records, as_of, EVENT_TYPES)
     n, purchase, net, member, day, first_day, last_day, rfm, registered, stage = member_core(inputs, settings)
     if settings.clv_enabled:
-        clv, fitted = clv_features(
-            n,
-            member,
-            day,
-            net[purchase],
-            first_day,
-            last_day,
-            inputs.as_of_day,
-            time_unit=settings.clv_time_unit,
-            horizon_months=settings.clv_horizon_months,
-            monthly_discount_rate=settings.clv_monthly_discount_rate,
-            penalizer=settings.clv_penalizer,
+        summary = clv_summaries(
+            n, member, day, net[purchase], first_day, last_day, inputs.as_of_day, settings
         )
+        population, fitted = clv_population(summary, settings)
+        clv = {**{name: summary[name] for name in SUMMARY_COLUMNS}, **population}
     else:
         clv, fitted = {name: np.full(n, np.nan) for name in CLV_COLUMNS}, {}
 

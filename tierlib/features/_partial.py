@@ -3,7 +3,7 @@
 Almost every feature is a member's own aggregate, so it can be computed on any subset of
 members that holds all of their rows.  Three parts look at the whole population: the RFM
 quintile scores (ranks among all buyers), the 8-cell high/low split (mean or median of all
-buyers) and the BG/NBD + Gamma-Gamma fit.  ``member_partials`` computes the per-member part of
+buyers) and the CLV models' fit.  ``member_partials`` computes the per-member part of
 one partition (with the CLV summary the fit needs); ``combine_partials`` takes every partition's
 partials, orders members by OneID as ``compute_features`` does, and computes the population
 parts once over all of them.  The result does not depend on how members were partitioned, and
@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tierlib.clv._summary import summarize_periods
 from tierlib.errors import InputError
 from tierlib.features._activity import (
     channel_count,
@@ -23,7 +22,13 @@ from tierlib.features._activity import (
     spending_features,
     tenure_days,
 )
-from tierlib.features._clv import _periods, fit_and_predict
+from tierlib.features._clv import (
+    POPULATION_COLUMNS,
+    SUMMARY_COLUMNS,
+    WORKING_COLUMNS,
+    clv_population,
+    clv_summaries,
+)
 from tierlib.features._compute import FEATURE_COLUMNS, _as_of, member_core
 from tierlib.features._inputs import prepare
 from tierlib.features._lifecycle import STAGES
@@ -31,10 +36,6 @@ from tierlib.features._rfm import cell_labels, high_low, quintile_scores, rfm_ce
 from tierlib.features._settings import FeatureSettings
 from tierlib.schemas import EVENT_TYPES
 
-CLV_MONETARY = "clv_monetary_value"
-"""Partials only: a buyer's mean repeat-period spend, the Gamma-Gamma input."""
-
-POPULATION_CLV = ("expected_purchases_90d", "probability_alive", "expected_average_value", "clv")
 STRING_COLUMNS = ("oneid", "rfm_code", "rfm_cell", "rfm_cell_en", "lifecycle_stage")
 
 
@@ -79,8 +80,10 @@ def combine_partials(partials: list[pd.DataFrame], as_of, settings: FeatureSetti
     columns.update(_rfm_population(columns, settings.rfm_split))
     fitted: dict = {}
     if settings.clv_enabled:
-        clv, fitted = _clv_population(columns, settings)
-        columns.update(clv)
+        clv, fitted = clv_population(columns, settings)
+    else:
+        clv = {name: np.full(len(merged), np.nan) for name in POPULATION_COLUMNS}
+    columns.update(clv)
     frame = pd.DataFrame({name: columns[name] for name in FEATURE_COLUMNS})
     for name in STRING_COLUMNS:
         frame[name] = frame[name].astype("string")
@@ -90,28 +93,10 @@ def combine_partials(partials: list[pd.DataFrame], as_of, settings: FeatureSetti
 
 
 def _clv_summary(n, member, day, net_amount, first_day, last_day, inputs, settings) -> dict:
-    """Per-member frequency, recency, T and mean repeat spend in CLV periods (NaN for non-buyers)."""
+    """Per-member CLV summary and fit inputs (NaN for non-buyers, or everywhere with CLV off)."""
     if not settings.clv_enabled:
-        return {name: np.full(n, np.nan) for name in ("clv_frequency", "clv_recency", "clv_T", CLV_MONETARY)}
-    time_unit = settings.clv_time_unit
-    last_period = int(_periods(np.array([inputs.as_of_day - 1]), time_unit)[0])
-    buyer = last_day != np.iinfo(np.int64).min
-    first_period = np.where(buyer, _periods(np.where(buyer, first_day, 0), time_unit), first_day)
-    last_period_of = np.where(buyer, _periods(np.where(buyer, last_day, 0), time_unit), last_day)
-    summary = summarize_periods(
-        member,
-        _periods(day, time_unit),
-        net_amount,
-        n,
-        last_period,
-        first_last=(first_period, last_period_of),
-    )
-    return {
-        "clv_frequency": summary["frequency"],
-        "clv_recency": summary["recency"],
-        "clv_T": summary["T"],
-        CLV_MONETARY: summary["monetary_value"],
-    }
+        return {name: np.full(n, np.nan) for name in (*SUMMARY_COLUMNS, *WORKING_COLUMNS)}
+    return clv_summaries(n, member, day, net_amount, first_day, last_day, inputs.as_of_day, settings)
 
 
 def _rfm_population(columns: dict, split: str) -> dict[str, np.ndarray]:
@@ -133,25 +118,3 @@ def _rfm_population(columns: dict, split: str) -> dict[str, np.ndarray]:
     scores["rfm_score"] = (scores["r_score"] + scores["f_score"] + scores["m_score"]).astype(np.int8)
     scores.update(cell_labels(cell))
     return scores
-
-
-def _clv_population(columns: dict, settings: FeatureSettings) -> tuple[dict[str, np.ndarray], dict]:
-    frequency = np.asarray(columns["clv_frequency"], dtype=np.float64)
-    n = frequency.size
-    out = {name: np.full(n, np.nan) for name in POPULATION_CLV}
-    buyer = ~np.isnan(frequency)
-    if not buyer.any():
-        return out, {}
-    predicted, fitted = fit_and_predict(
-        frequency[buyer],
-        np.asarray(columns["clv_recency"], dtype=np.float64)[buyer],
-        np.asarray(columns["clv_T"], dtype=np.float64)[buyer],
-        np.asarray(columns[CLV_MONETARY], dtype=np.float64)[buyer],
-        time_unit=settings.clv_time_unit,
-        horizon_months=settings.clv_horizon_months,
-        monthly_discount_rate=settings.clv_monthly_discount_rate,
-        penalizer=settings.clv_penalizer,
-    )
-    for name, values in predicted.items():
-        out[name][buyer] = values
-    return out, fitted

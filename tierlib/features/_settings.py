@@ -31,7 +31,7 @@ class FeatureSettings:
     engagement_days: int = 90
     """Events (views, shares, invites, reviews, posts) are counted over this many days."""
     clv_enabled: bool = True
-    """Fit BG/NBD + Gamma-Gamma and add the CLV columns (NaN-filled when false)."""
+    """Fit the purchase model + Gamma-Gamma and add the CLV columns (NaN-filled when false)."""
     clv_time_unit: Literal["week", "day"] = "week"
     """Period in which repeat purchases are counted for the CLV models."""
     clv_horizon_months: int = 12
@@ -40,10 +40,23 @@ class FeatureSettings:
     """Monthly discount rate of the CLV sum."""
     clv_penalizer: float = 0.0
     """L2 penalizer of both CLV models (as lifetimes' penalizer_coef); raise it if fits fail."""
+    clv_model: Literal["bgnbd", "pareto_nbd", "mbgnbd", "auto"] = "bgnbd"
+    """Purchase model: BG/NBD, Pareto/NBD, MBG/NBD, or ``auto``: the one whose forecast of the
+    holdout window comes closest to what members did (fitted on the history before it)."""
+    clv_holdout_days: int = 91
+    """Length of the holdout window at the end of the history that checks (and, with ``auto``,
+    chooses) the purchase model; rounded to whole CLV periods."""
 
     def __post_init__(self) -> None:
         problems = []
-        for name in ("new_days", "active_days", "churn_days", "engagement_days", "clv_horizon_months"):
+        for name in (
+            "new_days",
+            "active_days",
+            "churn_days",
+            "engagement_days",
+            "clv_horizon_months",
+            "clv_holdout_days",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 problems.append(f"{name} must be a whole number >= 1, got {value!r}")
@@ -61,6 +74,8 @@ class FeatureSettings:
             problems.append(
                 f"clv_monthly_discount_rate must be in [0, 1), got {self.clv_monthly_discount_rate!r}"
             )
+        if self.clv_model not in ("bgnbd", "pareto_nbd", "mbgnbd", "auto"):
+            problems.append(f"clv_model must be bgnbd, pareto_nbd, mbgnbd or auto, got {self.clv_model!r}")
         if not isinstance(self.clv_penalizer, int | float) or self.clv_penalizer < 0:
             problems.append(f"clv_penalizer must be >= 0, got {self.clv_penalizer!r}")
         if problems:

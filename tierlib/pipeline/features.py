@@ -139,6 +139,26 @@ def member_tables(ctx: RunContext, identity_month: str | None = None) -> tuple[p
     return orders, events, lookup.attach(records)
 
 
+def clv_figures(clv: dict | None) -> dict:
+    """The CLV model used and its holdout check, for the stage's figures (the full record is
+    written beside the features)."""
+    if not clv:
+        return {}
+    check = clv.get("holdout_check", {})
+    figures = {
+        "clv_model": clv["model"],
+        "clv_penalizer": clv["penalizer"],
+        "clv_holdout_scores": {
+            name: round(item["score"], 6) for name, item in check.get("scores", {}).items()
+        },
+    }
+    if check.get("skipped"):
+        figures["clv_models_skipped"] = check["skipped"]
+    if clv.get("note"):
+        figures["clv_note"] = clv["note"]
+    return figures
+
+
 def run_features(ctx: RunContext) -> dict:
     """The whole stage in this process: prepare, every partition, combine."""
     from tierlib.pipeline.partitions import partition_count
@@ -211,6 +231,7 @@ def combine_features(ctx: RunContext) -> dict:
         "events_in": sum(part["events_in"] for part in parts),
         "history_months": len(ctx.history_periods),
         "partitions": count,
+        **clv_figures(clv),
     }
     log.info("features %s: %s", ctx.period, figures)
     return figures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -22,7 +23,7 @@ from tierlib.catalog import (
     tiers_key,
 )
 from tierlib.errors import ConfigError, InputError
-from tierlib.period import previous_period
+from tierlib.period import previous_period, shift_period
 from tierlib.pipeline.context import RunContext, log, read_location
 from tierlib.publish import (
     ROLES,
@@ -43,6 +44,7 @@ from tierlib.publish import (
     upload_file_path,
 )
 from tierlib.publish._contacts import RECORD_INPUT_COLUMNS
+from tierlib.publish._control import empty_program, program_lift
 from tierlib.publish._lift import lift_records
 
 SECTION = "exports"
@@ -50,6 +52,10 @@ UPLOAD_ROLES = ("members", "added", "removed")
 ASSIGNMENTS_PATH = "assignments.parquet"
 LIFT_PARQUET_PATH = "lift/lift.parquet"
 LIFT_JSON_PATH = "lift/lift.json"
+PROGRAM_PATH = "program.parquet"
+CONTACT_LOG_PATH = "contact_log.parquet"
+PROGRAM_LIFT_PARQUET_PATH = "lift/program.parquet"
+PROGRAM_LIFT_JSON_PATH = "lift/program.json"
 _STANDARDIZED_PERIOD = re.compile(r"^standardized/period=(\d{4}-\d{2})/")
 
 
@@ -83,9 +89,11 @@ def run_publish(ctx: RunContext) -> dict:
         suppression,
         settings,
         previous=None if previous is None else previous["members"],
+        period=ctx.period,
+        contact_history=contact_history(ctx.storage, ctx.period, settings.contact_budget.window_months),
     )
-    lift, lift_header = _lift(ctx, settings, previous, identity_map)
-    files = export_files(tables, settings, lift, lift_header)
+    lift, lift_header, program_lift_table = _lift(ctx, settings, previous, identity_map)
+    files = export_files(tables, settings, lift, lift_header, program_lift_table)
     header = _manifest_header(ctx, settings, tables, model_version, previous is not None, suppression)
     dry_run = bool(getattr(ctx, "dry_run", False))
     commit = publish(
@@ -98,6 +106,7 @@ def run_publish(ctx: RunContext) -> dict:
         "previous_published": previous is not None,
         **tables.figures,
         "lift_rows": len(lift),
+        "program_lift_rows": len(program_lift_table),
         **commit,
         "seconds_reading": round(seconds_reading, 3),
         "seconds": round(time.perf_counter() - started, 3),
@@ -114,7 +123,11 @@ def run_publish(ctx: RunContext) -> dict:
 
 
 def export_files(
-    tables: ExportTables, settings: PublishSettings, lift: pd.DataFrame, lift_header: dict
+    tables: ExportTables,
+    settings: PublishSettings,
+    lift: pd.DataFrame,
+    lift_header: dict,
+    program_lift_table: pd.DataFrame | None = None,
 ) -> list[ExportFile]:
     """Encode every table of the month into the files of its publish."""
     files = []
@@ -144,6 +157,24 @@ def export_files(
             )
     files.append(
         _file(ASSIGNMENTS_PATH, encode(tables.assignments, "parquet"), len(tables.assignments), "assignments")
+    )
+    if tables.contact_log is not None:
+        log_data = encode(tables.contact_log, "parquet")
+        files.append(_file(CONTACT_LOG_PATH, log_data, len(tables.contact_log), "contact_log"))
+    files.append(_file(PROGRAM_PATH, encode(tables.program, "parquet"), len(tables.program), "program"))
+    if program_lift_table is None:
+        program_lift_table = program_lift(empty_program(), _no_outcomes())
+    files.append(
+        _file(
+            PROGRAM_LIFT_PARQUET_PATH,
+            encode(program_lift_table, "parquet"),
+            len(program_lift_table),
+            "program_lift",
+        )
+    )
+    program_json = {**lift_header, "rows": lift_records(program_lift_table)}
+    files.append(
+        _file(PROGRAM_LIFT_JSON_PATH, _json_bytes(program_json), len(program_lift_table), "program_lift")
     )
     files.append(_file(LIFT_PARQUET_PATH, encode(lift, "parquet"), len(lift), "lift"))
     lift_json = {**lift_header, "rows": lift_records(lift)}
@@ -314,16 +345,31 @@ def previous_publish(storage, period: str) -> dict | None:
     for pair, entry in chosen.items():
         key = prefix + entry["path"]
         members[pair] = decode(storage.read_bytes(key), entry["format"], storage.uri(key))
-    assignments = None
+    tables = {"assignments": None, "program": None}
     for entry in manifest["files"]:
-        if entry["role"] == "assignments":
-            assignments = storage.read_parquet(prefix + entry["path"])
-    return {"period": earlier, "members": members, "assignments": assignments}
+        if entry["role"] in tables:
+            tables[entry["role"]] = storage.read_parquet(prefix + entry["path"])
+    return {"period": earlier, "members": members, **tables}
+
+
+def contact_history(storage, period: str, window_months: int) -> pd.DataFrame | None:
+    """The contact logs of the budget window's earlier months (those that were published)."""
+    frames = []
+    for back in range(1, window_months):
+        month = shift_period(period, -back)
+        manifest = read_published(storage, month)
+        if manifest is None:
+            continue
+        for entry in manifest["files"]:
+            if entry["role"] == "contact_log":
+                frames.append(storage.read_parquet(manifest["prefix"] + entry["path"]))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _lift(
     ctx: RunContext, settings: PublishSettings, previous: dict | None, identity_map
-) -> tuple[pd.DataFrame, dict]:
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Last month's segment lift, its JSON header, and the program's lift against the global control."""
     header = {
         "segments_period": previous_period(ctx.period),
         "outcome_period": ctx.period,
@@ -331,11 +377,19 @@ def _lift(
     }
     if previous is None or previous["assignments"] is None:
         empty = lift_table(_empty_assignments(), member_outcomes(_empty_orders(), identity_map))
-        return empty, {**header, "note": "last month was not published: no lift to measure"}
+        note = {**header, "note": "last month was not published: no lift to measure"}
+        return empty, note, program_lift(empty_program(), _no_outcomes())
     orders = read_standardized(ctx.storage, "orders", [ctx.period], ctx.channels)
     outcomes = member_outcomes(orders, identity_map)
     table = lift_table(previous["assignments"], outcomes, settings.lift_confidence)
-    return table, header
+    program = previous["program"] if previous["program"] is not None else empty_program()
+    return table, header, program_lift(program, outcomes, settings.lift_confidence)
+
+
+def _no_outcomes() -> pd.DataFrame:
+    return pd.DataFrame({"oneid": [], "converted": [], "spend": []}).astype(
+        {"oneid": "string", "converted": "bool", "spend": "float64"}
+    )
 
 
 def _empty_assignments() -> pd.DataFrame:
@@ -374,6 +428,7 @@ def _manifest_header(
                 "delta_basis": tables.delta_basis[(channel, segment)],
                 "rows": {role: len(roles[role]) for role in ROLES},
                 "invalid": tables.invalid.get((channel, segment), {}),
+                "over_budget": tables.figures["channels"][channel]["segments"][segment]["over_budget"],
             }
         )
     return {
@@ -383,7 +438,18 @@ def _manifest_header(
         "previous_published": previous_published,
         "suppression_lists": list(settings.suppression or ()),
         "suppression_entries": len(suppression.phones) + len(suppression.emails),
+        "global_control": _control_header(settings, ctx.period),
+        "contact_budget": dataclasses.asdict(settings.contact_budget),
         "segments": segments,
+    }
+
+
+def _control_header(settings: PublishSettings, period: str) -> dict:
+    control = settings.global_control
+    return {
+        "share": control.share,
+        "rotation": control.rotation,
+        "salt_sha256": hashlib.sha256(control.period_salt(period).encode("utf-8")).hexdigest(),
     }
 
 

@@ -120,6 +120,19 @@ def holdout_draws(oneids: pd.Series, salt: str) -> np.ndarray:
     return draws
 
 
+def global_control_members(tiers: pd.DataFrame, settings: PublishSettings, members: MemberIndex, period):
+    """Bool per member code: in the global control group of ``period`` (see tierlib.publish._control)."""
+    control = settings.global_control
+    out = np.zeros(len(members), dtype=bool)
+    if control.share == 0.0:
+        return out
+    if period is None:
+        raise InputError("a global control group needs the run's period; pass period= to build_exports")
+    oneids = tiers["oneid"].astype("string")
+    out[members.codes(oneids)] = holdout_draws(oneids, control.period_salt(period)) < control.share
+    return out
+
+
 def assign_channel(
     channel: str,
     segment_rows: pd.DataFrame,

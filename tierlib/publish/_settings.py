@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tierlib.period import parse_period
 from tierlib.publish._identifiers import IDENTIFIER_RULES
 
 ExportKind = Literal[
@@ -189,6 +190,63 @@ class SegmentRule:
 
 
 @dataclass(frozen=True)
+class GlobalControl:
+    """``exports.global_control``: who receives nothing, for the program's incrementality."""
+
+    share: float = 0.0
+    salt: str = "tierflow-global-control-v1"
+    rotation: Literal["month", "quarter", "half_year", "year"] = "quarter"
+    """How often the control is drawn afresh: the salt names the period."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 <= self.share < 0.5:
+            problems.append(f"share must be in [0, 0.5), got {self.share}")
+        if not self.salt.strip():
+            problems.append("salt must not be blank")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def period_salt(self, period: str) -> str:
+        """The salt of the rotation period ``period`` (YYYY-MM) falls in."""
+        year, month = parse_period(period)
+        label = {
+            "month": f"{year:04d}-{month:02d}",
+            "quarter": f"{year:04d}Q{(month - 1) // 3 + 1}",
+            "half_year": f"{year:04d}H{(month - 1) // 6 + 1}",
+            "year": f"{year:04d}",
+        }[self.rotation]
+        return f"{self.salt}:{label}"
+
+
+@dataclass(frozen=True)
+class ContactBudget:
+    """``exports.contact_budget``: at most ``max_contacts`` per member across all channels.
+
+    ``window_months``: the months the budget spans, this one included (1: each month on its
+    own; more: the contact logs of the earlier months count).  ``channel_order``: which
+    channel's contact is kept first among segments of equal priority.
+    """
+
+    max_contacts: int | None = None
+    window_months: int = 1
+    channel_order: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_contacts is not None and self.max_contacts < 1:
+            problems.append(
+                f"max_contacts must be at least 1 (or left out: no budget), got {self.max_contacts}"
+            )
+        if not 1 <= self.window_months <= 12:
+            problems.append(f"window_months must be from 1 to 12, got {self.window_months}")
+        if len(set(self.channel_order)) != len(self.channel_order):
+            problems.append(f"channel_order {list(self.channel_order)} names a channel twice")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
 class PublishSettings:
     """The ``exports`` section of ``config/tierflow.yaml``.
 
@@ -210,6 +268,8 @@ class PublishSettings:
     lift_confidence: float = 0.95
     parallel_transfers: int = 8
     """Uploads, copies and read-backs in flight at once (S3 round trips dominate a publish)."""
+    global_control: GlobalControl = field(default_factory=GlobalControl)
+    contact_budget: ContactBudget = field(default_factory=ContactBudget)
 
     def __post_init__(self) -> None:
         problems = []
@@ -225,6 +285,12 @@ class PublishSettings:
                     f"segments.{name}.channels: {unknown} are not export channels; "
                     f"configured: {sorted(self.channels)}"
                 )
+        unknown_order = [name for name in self.contact_budget.channel_order if name not in self.channels]
+        if unknown_order:
+            problems.append(
+                f"contact_budget.channel_order: {unknown_order} are not export channels; "
+                f"configured: {sorted(self.channels)}"
+            )
         if not 0.0 <= self.holdout_share < 1.0:
             problems.append(f"holdout_share must be in [0, 1), got {self.holdout_share}")
         if not self.holdout_salt.strip():
