@@ -21,10 +21,10 @@ from tierlib.report._figures import RFM_CELLS, headline, main_flows, tier_table,
 
 PERIOD, PREVIOUS = "2026-10", "2026-09"
 TIERS = (
-    TierInfo("high_value_loyal", "高价值忠诚 high-value loyal", 5),
-    TierInfo("potential_high_value", "潜力高价值 potential high-value", 4),
+    TierInfo("high_value_loyal", "高价值忠诚 high-value loyal", 5, "专属权益 exclusive benefits"),
+    TierInfo("potential_high_value", "潜力高价值 potential high-value", 4, "限时优惠 time-limited offers"),
     TierInfo("regular", "一般 regular", 3),
-    TierInfo("dormant", "沉睡 dormant", 0),
+    TierInfo("dormant", "沉睡 dormant", 0, "唤醒 win-back"),
 )
 CODES = [code for code, _, _ in RFM_CELLS]
 
@@ -189,6 +189,21 @@ LIFT = {
 }
 
 
+def _assignments() -> pd.DataFrame:
+    """P0000..P0039 cycle through the four tiers: vip takes every high-value member (P0000, P0004, ...)
+    by sms, the first two of them also by email; winback takes the dormant ones (P0003, P0007, ...).
+    Every fifth member of a segment is held out."""
+    rows = []
+    for i in range(0, 40, 4):
+        group = "holdout" if i % 20 == 0 else "treated"
+        rows.append(("sms", "vip", f"P{i:04d}", 1, group))
+        if i in (4, 8):
+            rows.append(("email", "vip", f"P{i:04d}", 1, "treated"))
+    for i in range(3, 40, 4):
+        rows.append(("sms", "winback", f"P{i:04d}", 4, "holdout" if i == 3 else "treated"))
+    return pd.DataFrame(rows, columns=["channel", "segment", "oneid", "priority", "group"])
+
+
 def full_inputs() -> ReportInputs:
     tiers = _tiers()
     alerts = (
@@ -244,6 +259,7 @@ def full_inputs() -> ReportInputs:
         ),
         extract_figures={"pos": {"totals": {"rows_in": 100, "accepted": 98, "quarantined": 2}}},
         lift=LIFT,
+        assignments=_assignments(),
         previous_headline={"members": 35, "revenue": 5000.0},
     )
 
@@ -416,6 +432,40 @@ def test_full_report_answers_the_three_questions(full_report):
     )
     assert "negative_amount" in _section(html, "quality") or "quality" in full_report.charts
     assert "+10.0 pp" in _section(html, "lift")
+
+
+def test_the_playbook_gives_each_tier_its_action_what_was_sent_and_last_months_lift(full_report):
+    playbook = _section(full_report.html, "playbook")
+    rows = re.findall(r"<tr>(.*?)</tr>", playbook.split("<tbody>")[1], re.S)
+    assert len(rows) == 4
+    loyal, potential, regular, dormant = rows
+    assert "高价值忠诚 high-value loyal" in loyal and "专属权益 exclusive benefits" in loyal
+    # ten loyal members: eight sent by sms (two held out), two of them by email too
+    assert "<b>vip</b> → sms 8, email 2" in loyal and "(holdout 2)" in loyal
+    assert "vip <b>+10.0 pp</b>" in loyal and "(p 0.010)" in loyal
+    assert "限时优惠 time-limited offers" in potential and "nothing sent" in potential
+    assert "no action configured: add one to tiers.rules" in regular
+    assert "<b>winback</b> → sms 9" in dormant and "(holdout 1)" in dormant
+    assert "winback: not measured" in dormant  # its lift row has no conversion lift
+    assert "reached <b>17</b> members through 2 channels; 3 qualifying members were kept back" in playbook
+
+
+def test_before_the_exports_are_published_the_playbook_says_so():
+    inputs = ReportInputs(
+        **{
+            **full_inputs().__dict__,
+            "assignments": None,
+            "notes": {"lift": "The exports of 2026-10 are not published (the publish stage did not run)"},
+        }
+    )
+    playbook = _section(build_report(inputs, ReportSettings(dpi=60)).html, "playbook")
+    assert playbook.startswith("ok|")
+    assert "The exports of 2026-10 are not published" in playbook
+    assert "专属权益 exclusive benefits" in playbook
+    # a first month: published, but the lift report has nothing to judge yet
+    first = ReportInputs(**{**full_inputs().__dict__, "lift": {"rows": [], "note": "no segments last month"}})
+    playbook = _section(build_report(first, ReportSettings(dpi=60)).html, "playbook")
+    assert "vip: not measured" in playbook and "<b>vip</b> → sms 8, email 2" in playbook
 
 
 def test_before_any_approval_the_latest_candidate_is_shown_beside_the_baselines():
@@ -648,6 +698,7 @@ def test_report_stage_on_a_month_without_outputs_writes_a_report_that_says_so(tm
         "lifecycle",
         "lift",
         "migration",
+        "playbook",
         "quality",
         "rfm",
         "tiers",

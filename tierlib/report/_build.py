@@ -19,6 +19,7 @@ from tierlib.report._webfont import WebFont, embedded_font, page_text
 SECTION_IDS = (
     "glance",
     "tiers",
+    "playbook",
     "migration",
     "rfm",
     "clv",
@@ -81,6 +82,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
     with matplotlib.rc_context(rc_params(font.family)), _quiet_font_lookup():
         glance = _glance(inputs, settings, figures, colors, labels, draw)
         tiers = _tiers(inputs, colors, draw)
+        playbook = _playbook(inputs, colors)
         migration = _migration(inputs, settings, labels, draw)
         rfm = _rfm(inputs, draw)
         clv = _clv(inputs, colors, draw)
@@ -89,7 +91,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
         model = _model(inputs, draw)
         quality = _quality(inputs, draw)
         lift = _lift(inputs, draw)
-    sections = [glance, tiers, migration, rfm, clv, lifecycle, alerts, model, quality, lift]
+    sections = [glance, tiers, playbook, migration, rfm, clv, lifecycle, alerts, model, quality, lift]
     charts = {chart.name: chart.png for section in sections for chart in section.charts}
     context = {
         "period": inputs.period,
@@ -338,6 +340,35 @@ def _tiers(inputs: ReportInputs, colors, draw) -> Section:
         "tiers.html", top=frame.iloc[0].to_dict(), horizon_days=inputs.horizon_days, chart=chart, rows=rows
     )
     return Section("tiers", title, body, charts=(chart,))
+
+
+# -- playbook ---------------------------------------------------------------------------
+
+
+def _playbook(inputs: ReportInputs, colors) -> Section:
+    title = "Tier playbook: what each tier gets"
+    if inputs.tiers is None:
+        return missing_section("playbook", title, inputs.notes.get("tiers", "no tiers"))
+    from tierlib.report._figures import playbook
+
+    rows = playbook(inputs)
+    published = inputs.assignments is not None
+    sent = inputs.assignments.loc[inputs.assignments["group"] == "treated"] if published else None
+    body = render(
+        "playbook.html",
+        rows=rows,
+        colors=colors,
+        published=published,
+        not_published=inputs.notes.get("lift", f"The exports of {inputs.period} are not published."),
+        sent_members=int(sent["oneid"].nunique()) if published else 0,
+        channels=int(sent["channel"].nunique()) if published else 0,
+        holdout=int(inputs.assignments.loc[inputs.assignments["group"] != "treated", "oneid"].nunique())
+        if published
+        else 0,
+        lift_period=inputs.previous_period,
+        measured=inputs.lift is not None,
+    )
+    return Section("playbook", title, body)
 
 
 # -- migration --------------------------------------------------------------------------

@@ -477,3 +477,55 @@ def lift_rows(lift: dict) -> pd.DataFrame:
 
 def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(float(value), digits)
+
+
+def playbook(inputs: ReportInputs) -> list[dict]:
+    """Per tier, most valuable first: its action, its members, what its members were sent this month
+    (per segment: treated members per channel, the holdout kept back) and that segment's lift last month.
+    """
+    tiers = inputs.tiers
+    members = tiers["tier"].astype(str).value_counts()
+    lift = {}
+    rows = lift_rows(inputs.lift) if inputs.lift is not None else pd.DataFrame()
+    if not rows.empty:
+        for row in rows.loc[rows["channel"] == "all"].itertuples():
+            lift[str(row.segment)] = {
+                "conversion_lift": _number(row.conversion_lift),
+                "p_value": _number(row.conversion_p_value),
+                "treated_members": int(row.treated_members),
+            }
+    sent = pd.DataFrame(columns=["tier", "segment", "channel", "group", "oneid"])
+    if inputs.assignments is not None and len(inputs.assignments):
+        sent = inputs.assignments.merge(tiers[["oneid", "tier"]], on="oneid", how="left").astype(
+            {"tier": "string", "segment": "string", "channel": "string", "group": "string"}
+        )
+    playbook = []
+    for info in tier_order(inputs):
+        of_tier = sent.loc[sent["tier"] == info.tier]
+        segments = []
+        for segment, part in of_tier.groupby("segment", sort=True):
+            treated = part.loc[part["group"] == "treated"]
+            channels = treated.groupby("channel").size().sort_values(ascending=False, kind="stable")
+            segments.append(
+                {
+                    "segment": str(segment),
+                    "channels": [(str(channel), int(count)) for channel, count in channels.items()],
+                    "treated": int(treated["oneid"].nunique()),
+                    "holdout": int(part.loc[part["group"] != "treated", "oneid"].nunique()),
+                    "lift": lift.get(str(segment)),
+                }
+            )
+        playbook.append(
+            {
+                "tier": info.tier,
+                "label": info.label or info.tier,
+                "action": info.action,
+                "members": int(members.get(info.tier, 0)),
+                "segments": segments,
+            }
+        )
+    return playbook
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)

@@ -21,6 +21,8 @@ class TierInfo:
     tier: str
     label: str
     value_rank: int
+    action: str = ""
+    """What marketing does for the tier (``tiers.rules[].action``)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class ReportInputs:
     extract_figures: dict[str, dict] = field(default_factory=dict)
     """Per source channel: the extract stage's figures for the month (tables, totals)."""
     data_docs: tuple[DataDocsLink, ...] = ()
+    assignments: pd.DataFrame | None = None
+    """``exports/period=M/assignments.parquet`` (channel, segment, oneid, group), when published."""
     lift: dict | None = None
     """``exports/period=M/lift/lift.json``: last month's segments judged on this month's orders."""
     previous_headline: dict | None = None
