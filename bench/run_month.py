@@ -1,7 +1,7 @@
 """One normal monthly run, stage by stage: wall and CPU seconds, rows per second, peak memory.
 
 Usage: .venv/bin/python bench/run_month.py --members 100000 [--sources DIR] [--storage DIR]
-       [--period 2026-10] [--seed 7] [--history-months 24] [--partitions K] [--no-warm] [--retrain]
+       [--period 2026-10] [--seed 7] [--history-months 24] [--no-warm] [--retrain]
 
 Synthetic sources (``python -m tierlib synth``, 24 months ending at ``--period``) are generated
 into ``--sources`` unless a synth manifest is already there.  Warm-up (untimed, in a child
@@ -24,7 +24,6 @@ the run's peak is the largest stage peak.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -158,7 +157,6 @@ def main() -> int:
     parser.add_argument("--history-months", type=int, default=24)
     parser.add_argument("--sources", type=Path, help="synth output (default var/bench/month/sources-N-SEED)")
     parser.add_argument("--storage", type=Path, help="storage root (default var/bench/month/storage-N-SEED)")
-    parser.add_argument("--partitions", type=int, help="run.partitions of the measured month")
     parser.add_argument("--no-warm", action="store_true", help="storage already holds the month before")
     parser.add_argument("--retrain", action="store_true", help="retrain on the month before (untimed)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -187,8 +185,6 @@ def main() -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     config = load_config(CONFIG)
-    if args.partitions:
-        config = dataclasses.replace(config, run=dataclasses.replace(config.run, partitions=args.partitions))
     ctx = RunContext.open(config, args.period)
     (read_rows, read_info), read_figures = measure("read_once", lambda: read_once(ctx))
     read_figures["rows"] = read_rows

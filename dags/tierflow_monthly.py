@@ -59,54 +59,6 @@ def _skip_publish(context) -> bool:
     return bool(params.get("skip_publish"))
 
 
-def _partitioned_tasks(stage, upstream):
-    """prepare -> one mapped task per OneID partition (run.partitions) -> combine; data via storage.
-
-    XCom carries only the partition numbers and figures.  The combine task has the stage's
-    name and also follows the previous stage directly, so stages still chain in registry order.
-    """
-
-    @tierflow_task(stage.name, OPERATIONS, task_id=f"{stage.name}_prepare")
-    def prepare(name: str = stage.name) -> list[int]:
-        """Run the stage's prepare step (if any) and hand out the partition numbers."""
-        from tierlib.pipeline.partitions import partition_count
-        from tierlib.pipeline.runner import run_stage
-
-        ctx = _context()
-        run_stage(ctx, name, step="prepare")
-        return list(range(partition_count(ctx)))
-
-    @tierflow_task(
-        stage.name,
-        OPERATIONS,
-        task_id=f"{stage.name}_partition",
-        map_index_template="{{ task.op_kwargs['partition'] }}",
-    )
-    def partition(partition: int, name: str = stage.name) -> dict:
-        from tierlib.pipeline.runner import run_stage
-
-        return run_stage(_context(), name, partition=partition)
-
-    @tierflow_task(
-        stage.name,
-        OPERATIONS,
-        task_id=stage.name,
-        inlets=INLETS.get(stage.name),
-        outlets=OUTLETS.get(stage.name),
-    )
-    def combine(name: str = stage.name) -> dict:
-        from tierlib.pipeline.runner import run_stage
-
-        return run_stage(_context(), name, step="combine")
-
-    planned = prepare()
-    upstream >> planned
-    combined = combine()
-    partition.expand(partition=planned) >> combined
-    upstream >> combined
-    return combined
-
-
 def _extract_group():
     """The extract stage: one mapped task per channel; returns (first task, last task)."""
     with TaskGroup("extract", tooltip="read, standardize and validate each channel's month"):
@@ -160,11 +112,6 @@ def tierflow_monthly():
             continue
         group_name = stage.group or stage.name
         group = groups.get(group_name) or groups.setdefault(group_name, TaskGroup(group_name))
-        if stage.partitioned:
-            with group:
-                current = _partitioned_tasks(stage, upstream)
-            upstream = current
-            continue
         decorate = tierflow_task(
             stage.name,
             OPERATIONS,

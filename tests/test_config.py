@@ -89,8 +89,13 @@ def test_config_digest_changes_with_content():
     assert parse_config(changed).digest != first
     elsewhere = {**MINIMAL, "storage": {"root": "s3://bucket/prod"}}
     assert parse_config(elsewhere).digest == first  # where data lives is not a decision
-    split = {**changed, "run": {"history_months": 12, "partitions": 8}}
-    assert parse_config(split).digest == parse_config(changed).digest  # outputs do not depend on K
+    engine = {**changed, "run": {"history_months": 12, "engine": "spark"}, "spark": {"master": "yarn"}}
+    assert parse_config(engine).digest == parse_config(changed).digest  # outputs do not depend on it
+
+
+def test_run_partitions_is_gone_and_says_what_replaces_it():
+    with pytest.raises(ConfigError, match=r"run\.partitions is gone.*set run\.engine: spark"):
+        parse_config({**MINIMAL, "run": {"partitions": 4}})
 
 
 def test_a_value_that_is_one_variable_takes_its_yaml_type(monkeypatch):

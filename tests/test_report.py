@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tierlib.clv import calibration_holdout_split, compare_on_holdout, simulate_transactions
 from tierlib.config import load_config, parse_config
 from tierlib.errors import ConfigError
 from tierlib.report import SECTION_IDS, DataDocsLink, ReportInputs, ReportSettings, TierInfo, build_report
@@ -19,10 +21,10 @@ from tierlib.report._figures import RFM_CELLS, headline, main_flows, tier_table,
 
 PERIOD, PREVIOUS = "2026-10", "2026-09"
 TIERS = (
-    TierInfo("high_value_loyal", "高价值忠诚 high-value loyal", 5),
-    TierInfo("potential_high_value", "潜力高价值 potential high-value", 4),
+    TierInfo("high_value_loyal", "高价值忠诚 high-value loyal", 5, "专属权益 exclusive benefits"),
+    TierInfo("potential_high_value", "潜力高价值 potential high-value", 4, "限时优惠 time-limited offers"),
     TierInfo("regular", "一般 regular", 3),
-    TierInfo("dormant", "沉睡 dormant", 0),
+    TierInfo("dormant", "沉睡 dormant", 0, "唤醒 win-back"),
 )
 CODES = [code for code, _, _ in RFM_CELLS]
 
@@ -64,8 +66,32 @@ def _features(count: int = 40) -> pd.DataFrame:
                 dtype="string",
             ),
             "clv": np.where(frequency > 0, 10.0 ** (1 + (np.arange(count) % 4)), np.nan),
+            "probability_alive": np.where(frequency > 0, 0.05 + (np.arange(count) % 10) / 10, np.nan),
         }
     )
+
+
+def _clv_fit() -> dict:
+    """The features stage's CLV record for ``auto``: a real holdout check on simulated buyers."""
+    tx = simulate_transactions(
+        1500, start="2025-01-01", end="2026-11-01", r=0.6, alpha=12, a=0.9, b=4, seed=3
+    )
+    split = calibration_holdout_split(
+        tx,
+        customer_col="customer_id",
+        date_col="date",
+        calibration_end="2026-08-03",
+        observation_end="2026-11-02",
+        unit="week",
+    )
+    check = compare_on_holdout(split, ["bgnbd", "pareto_nbd", "mbgnbd"])
+    return {
+        "time_unit": "week",
+        "penalizer": 0.0,
+        "model": check["best"],
+        "configured_model": "auto",
+        "holdout_check": check,
+    }
 
 
 def _orders() -> pd.DataFrame:
@@ -163,6 +189,21 @@ LIFT = {
 }
 
 
+def _assignments() -> pd.DataFrame:
+    """P0000..P0039 cycle through the four tiers: vip takes every high-value member (P0000, P0004, ...)
+    by sms, the first two of them also by email; winback takes the dormant ones (P0003, P0007, ...).
+    Every fifth member of a segment is held out."""
+    rows = []
+    for i in range(0, 40, 4):
+        group = "holdout" if i % 20 == 0 else "treated"
+        rows.append(("sms", "vip", f"P{i:04d}", 1, group))
+        if i in (4, 8):
+            rows.append(("email", "vip", f"P{i:04d}", 1, "treated"))
+    for i in range(3, 40, 4):
+        rows.append(("sms", "winback", f"P{i:04d}", 4, "holdout" if i == 3 else "treated"))
+    return pd.DataFrame(rows, columns=["channel", "segment", "oneid", "priority", "group"])
+
+
 def full_inputs() -> ReportInputs:
     tiers = _tiers()
     alerts = (
@@ -180,6 +221,7 @@ def full_inputs() -> ReportInputs:
         tiers_config=TIERS,
         tiers=tiers,
         features=_features(),
+        clv_fit=_clv_fit(),
         month_orders=_orders(),
         month_events=pd.DataFrame({"oneid": pd.array(["P0020", "P0021", "P0001"], dtype="string")}),
         migration=_migration(),
@@ -217,6 +259,7 @@ def full_inputs() -> ReportInputs:
         ),
         extract_figures={"pos": {"totals": {"rows_in": 100, "accepted": 98, "quarantined": 2}}},
         lift=LIFT,
+        assignments=_assignments(),
         previous_headline={"members": 35, "revenue": 5000.0},
     )
 
@@ -299,6 +342,8 @@ def test_full_report_has_every_section_with_its_chart(full_report):
         "migration_flows",
         "rfm_grid",
         "clv",
+        "clv_calibration",
+        "clv_alive",
         "lifecycle",
         "alerts",
         "model",
@@ -311,6 +356,47 @@ def test_full_report_has_every_section_with_its_chart(full_report):
         assert (f'data-chart="{name}"' in full_report.html) == (name != "headline")
     # self-contained: nothing fetched from elsewhere
     assert not re.search(r'(src|href)="(https?:)?//', full_report.html)
+
+
+def test_clv_section_shows_the_model_choice_calibration_and_probability_alive(full_report):
+    fit = _clv_fit()
+    section = _section(full_report.html, "clv")
+    names = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
+    assert f"<b>{names[fit['model']]}</b>" in section and "features.clv_model: auto" in section
+    for name, recorded in fit["holdout_check"]["scores"].items():
+        assert f"{names[name]} {recorded['score'] * 100:.1f}%" in section
+    assert 'data-chart="clv_calibration"' in section and 'data-chart="clv_alive"' in section
+    alive = _features()["probability_alive"].dropna()
+    assert f"{(alive < 0.5).mean() * 100:.1f}% of buyers are more likely gone" in section
+    table = figures.holdout_calibration(fit)
+    assert set(table["model"]) == set(fit["holdout_check"]["scores"])
+    assert table.groupby("model")["customers"].sum().eq(fit["holdout_check"]["customers"]).all()
+    by_tier = figures.probability_alive_by_tier(full_inputs())
+    assert by_tier["members"].sum() == alive.size
+
+
+def test_clv_section_says_which_models_were_skipped_and_why_as_text():
+    fit = {
+        "time_unit": "week",
+        "penalizer": 0.001,
+        "model": "nbd",
+        "configured_model": "auto",
+        "holdout_check": {
+            "best": None,
+            "scores": {},
+            "skipped": {"pareto_nbd": "Pareto/NBD fit <b>failed</b>"},
+        },
+        "note": "the history shows no drop-out yet",
+    }
+    inputs = dataclasses.replace(full_inputs(), clv_fit=fit)
+    report = build_report(inputs, ReportSettings(dpi=60))
+    section = _section(report.html, "clv")
+    assert "<b>NBD (no drop-out)</b>" in section and "penalizer 0.001" in section
+    assert "Pareto/NBD was not checked: Pareto/NBD fit &lt;b&gt;failed&lt;/b&gt;" in section
+    assert "the history shows no drop-out yet" in section
+    assert "clv_calibration" not in report.charts and "clv_alive" in report.charts
+    without = build_report(dataclasses.replace(full_inputs(), clv_fit=None), ReportSettings(dpi=60))
+    assert without.sections["clv"] == "ok" and "clv_calibration" not in without.charts
 
 
 def test_quality_section_shows_the_extract_warnings_and_cleared_fields():
@@ -346,6 +432,40 @@ def test_full_report_answers_the_three_questions(full_report):
     )
     assert "negative_amount" in _section(html, "quality") or "quality" in full_report.charts
     assert "+10.0 pp" in _section(html, "lift")
+
+
+def test_the_playbook_gives_each_tier_its_action_what_was_sent_and_last_months_lift(full_report):
+    playbook = _section(full_report.html, "playbook")
+    rows = re.findall(r"<tr>(.*?)</tr>", playbook.split("<tbody>")[1], re.S)
+    assert len(rows) == 4
+    loyal, potential, regular, dormant = rows
+    assert "高价值忠诚 high-value loyal" in loyal and "专属权益 exclusive benefits" in loyal
+    # ten loyal members: eight sent by sms (two held out), two of them by email too
+    assert "<b>vip</b> → sms 8, email 2" in loyal and "(holdout 2)" in loyal
+    assert "vip <b>+10.0 pp</b>" in loyal and "(p 0.010)" in loyal
+    assert "限时优惠 time-limited offers" in potential and "nothing sent" in potential
+    assert "no action configured: add one to tiers.rules" in regular
+    assert "<b>winback</b> → sms 9" in dormant and "(holdout 1)" in dormant
+    assert "winback: not measured" in dormant  # its lift row has no conversion lift
+    assert "reached <b>17</b> members through 2 channels; 3 qualifying members were kept back" in playbook
+
+
+def test_before_the_exports_are_published_the_playbook_says_so():
+    inputs = ReportInputs(
+        **{
+            **full_inputs().__dict__,
+            "assignments": None,
+            "notes": {"lift": "The exports of 2026-10 are not published (the publish stage did not run)"},
+        }
+    )
+    playbook = _section(build_report(inputs, ReportSettings(dpi=60)).html, "playbook")
+    assert playbook.startswith("ok|")
+    assert "The exports of 2026-10 are not published" in playbook
+    assert "专属权益 exclusive benefits" in playbook
+    # a first month: published, but the lift report has nothing to judge yet
+    first = ReportInputs(**{**full_inputs().__dict__, "lift": {"rows": [], "note": "no segments last month"}})
+    playbook = _section(build_report(first, ReportSettings(dpi=60)).html, "playbook")
+    assert "vip: not measured" in playbook and "<b>vip</b> → sms 8, email 2" in playbook
 
 
 def test_before_any_approval_the_latest_candidate_is_shown_beside_the_baselines():
@@ -578,6 +698,7 @@ def test_report_stage_on_a_month_without_outputs_writes_a_report_that_says_so(tm
         "lifecycle",
         "lift",
         "migration",
+        "playbook",
         "quality",
         "rfm",
         "tiers",

@@ -179,9 +179,6 @@ class RunConfig:
     """What runs the member-level stages: ``embedded`` (pandas and NumPy in the task's process,
     up to a few million members) or ``spark`` (the cluster of the ``spark`` section).  Both give
     the same outputs; ``python -m tierlib run --engine`` overrides it."""
-    partitions: int = 1
-    """Hash partitions of the OneID the features and score stages are split into (one mapped
-    task each in the DAG; a loop in ``python -m tierlib run``).  Outputs do not depend on it."""
 
 
 @dataclass(frozen=True)
@@ -202,16 +199,14 @@ class Config:
         """SHA-256 of what the config decides (rules, mappings, settings): goes into manifests.
 
         Where data lives (the storage root, channel locations and URLs), what does the work
-        (``run.engine``, the ``spark`` cluster, ``run.partitions``) and how tasks are retried and
-        waited for (``operations``) are left out: outputs do not depend on them, so the same
+        (``run.engine``, the ``spark`` cluster) and how tasks are retried and waited for
+        (``operations``) are left out: outputs do not depend on them, so the same
         configuration gives the same digest in every environment it is deployed to.
         """
         left_out = ("storage", "spark", "operations")
         decisions = {key: value for key, value in self.raw.items() if key not in left_out}
         if isinstance(decisions.get("run"), dict):
-            decisions["run"] = {
-                key: value for key, value in decisions["run"].items() if key not in ("partitions", "engine")
-            }
+            decisions["run"] = {key: value for key, value in decisions["run"].items() if key != "engine"}
             if not decisions["run"]:
                 del decisions["run"]
         decisions["channels"] = {
@@ -316,6 +311,11 @@ def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
         channels[str(name)] = channel
     if problems:
         raise ConfigError(f"{path}: invalid config:\n  - " + "\n  - ".join(problems))
+    if isinstance(raw.get("run"), Mapping) and "partitions" in raw["run"]:
+        raise ConfigError(
+            f"{path}: run.partitions is gone: the features and score stages no longer split into "
+            "mapped tasks. Remove it; past one machine set run.engine: spark (docs/engines.md)"
+        )
     run = settings_from_mapping(RunConfig, raw.get("run"), "run")
     try:
         ZoneInfo(run.timezone)
@@ -325,8 +325,6 @@ def parse_config(raw: Mapping[str, Any], path: str = "<config>") -> Config:
         ) from error
     if run.history_months < 1:
         raise ConfigError(f"{path}: run.history_months must be at least 1, got {run.history_months}")
-    if run.partitions < 1:
-        raise ConfigError(f"{path}: run.partitions must be at least 1, got {run.partitions}")
     stages = {}
     for section, target in STAGE_SETTINGS.items():
         module_name, class_name = target.split(":")

@@ -61,8 +61,6 @@ SYNTH_START, SYNTH_MONTHS = "2026-01", 8
 TRIGGERED_PERIOD = "2026-08"
 BACKFILL_PERIODS = ("2026-06", "2026-07")
 ADMIN = "admin"
-PARTITIONS = 2
-"""run.partitions of the real-stack runs: features and score run as mapped tasks on the Celery worker."""
 
 EXIT_FAILED = 1
 EXIT_MISSING = 3
@@ -481,7 +479,6 @@ class Harness:
             "TIERFLOW_SOURCES": str(self.workdir / "sources"),
             "TIERFLOW_STORAGE": f"s3://{BUCKET}/{PREFIX}",
             "TIERFLOW_S3_ENDPOINT": self.s3_endpoint,
-            "TIERFLOW_PARTITIONS": str(PARTITIONS),
             # The identity stage requires a key; a fresh one per run, as a deployment would set one.
             "TIERFLOW_IDENTITY_HASH_KEY": secrets.token_urlsafe(32),
         }
@@ -665,20 +662,7 @@ def wait_for_runs(api: Api, run_ids: list[str], timeout: float, alive) -> None:
     wait_until(f"runs {', '.join(run_ids)}", finished, timeout, 3, alive)
     for run_id in run_ids:
         tasks = api.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
-        check_partitions(run_id, tasks)
         say(f"succeeded: {run_id}; task seconds: {task_seconds(tasks)}")
-
-
-def check_partitions(run_id: str, tasks: list[dict]) -> None:
-    """Features and score each ran as PARTITIONS mapped task instances, all of them successful."""
-    for stage in ("features", "score"):
-        mapped = sorted(task["map_index"] for task in tasks if task["task_id"].endswith(f"{stage}_partition"))
-        states = {task["state"] for task in tasks if task["task_id"].endswith(f"{stage}_partition")}
-        if mapped != list(range(PARTITIONS)) or states != {"success"}:
-            raise Failed(
-                f"run {run_id}: {stage}_partition ran as map indexes {mapped} ({sorted(states)}), "
-                f"expected {list(range(PARTITIONS))} all successful (TIERFLOW_PARTITIONS={PARTITIONS})"
-            )
 
 
 def task_seconds(tasks: list[dict]) -> str:

@@ -1,13 +1,14 @@
-"""Features in two steps, for hash partitions of the OneID: per-member partials, then one combine.
+"""Features in two steps: per-member partials of any OneID partition, then the population parts.
 
 Almost every feature is a member's own aggregate, so it can be computed on any subset of
 members that holds all of their rows.  Three parts look at the whole population: the RFM
 quintile scores (ranks among all buyers), the 8-cell high/low split (mean or median of all
 buyers) and the CLV models' fit.  ``member_partials`` computes the per-member part of
-one partition (with the CLV summary the fit needs); ``combine_partials`` takes every partition's
-partials, orders members by OneID as ``compute_features`` does, and computes the population
-parts once over all of them.  The result does not depend on how members were partitioned, and
-equals ``compute_features`` on the whole population (tests/test_partitions.py checks both).
+some members (with the CLV summary the fit needs); ``combine_partials`` takes the partials,
+orders members by OneID as ``compute_features`` does, and computes the population parts once
+over all of them.  The embedded engine runs the two steps in one process, the Spark engine the
+first per OneID hash partition.  The result does not depend on how members were split, and
+equals ``compute_features`` on the whole population (tests/test_features_partials.py).
 """
 
 from __future__ import annotations

@@ -160,65 +160,20 @@ def clv_figures(clv: dict | None) -> dict:
 
 
 def run_features(ctx: RunContext) -> dict:
-    """The whole stage in this process: prepare, every partition, combine."""
-    from tierlib.pipeline.partitions import partition_count
+    """Every member's features at the month's as-of date, and the month's CLV parameters.
 
-    prepare_features(ctx)
-    for partition in range(partition_count(ctx)):
-        run_features_partition(ctx, partition)
-    return combine_features(ctx)
+    Per-member parts first, then the population parts (RFM quintiles, the 8-cell split, the CLV
+    fit) over all members: the two steps the Spark engine runs per OneID partition and once.
+    """
+    from tierlib.features._partial import combine_partials, member_partials
 
-
-def prepare_features(ctx: RunContext) -> dict:
-    """Split the history window's rows by OneID partition into storage (nothing to do for one partition)."""
-    from tierlib.pipeline.partitions import partition_count, partition_key, split_by_partition
-
-    count = partition_count(ctx)
-    if count == 1:
-        return {"partitions": 1}
-    tables = dict(zip(("orders", "events", "records"), member_tables(ctx), strict=True))
-    for name, frame in tables.items():
-        for partition, part in enumerate(split_by_partition(frame, count)):
-            ctx.storage.write_parquet(partition_key("features", ctx.period, partition, count, name), part)
-    figures = {"partitions": count, **{f"{name}_in": len(frame) for name, frame in tables.items()}}
-    log.info("features %s: split into %d partitions: %s", ctx.period, count, figures)
-    return figures
-
-
-def run_features_partition(ctx: RunContext, partition: int) -> dict:
-    """Per-member features of one OneID partition; the population parts wait for the combine."""
-    from tierlib.features._partial import member_partials
-    from tierlib.pipeline.partitions import partition_count, partition_key
-
-    count = partition_count(ctx)
-    if count == 1:
-        orders, events, records = member_tables(ctx)
-    else:
-        orders, events, records = (
-            ctx.storage.read_parquet(partition_key("features", ctx.period, partition, count, name))
-            for name in ("orders", "events", "records")
-        )
-    partial = member_partials(orders, events, records, ctx.as_of, ctx.config.stage("features"))
-    ctx.storage.write_parquet(partition_key("features", ctx.period, partition, count, "partial"), partial)
-    figures = {
-        "partition": partition,
-        "members": len(partial),
-        "orders_in": len(orders),
-        "events_in": len(events),
-    }
-    ctx.storage.write_json(partition_key("features", ctx.period, partition, count, "partial.json"), figures)
-    return figures
-
-
-def combine_features(ctx: RunContext) -> dict:
-    """Population parts (RFM quintiles, 8-cell split, CLV fit) over every partition; the feature table."""
-    from tierlib.features._partial import combine_partials
-    from tierlib.pipeline.partitions import partition_count, partition_outputs
-
-    count = partition_count(ctx)
-    parts, partials = partition_outputs(ctx, "features", "partial.json", "partial")
-    features = combine_partials(partials, ctx.as_of, ctx.config.stage("features"))
-    del partials
+    settings = ctx.config.stage("features")
+    orders, events, records = member_tables(ctx)
+    figures_in = {"orders_in": len(orders), "events_in": len(events)}
+    partial = member_partials(orders, events, records, ctx.as_of, settings)
+    del orders, events, records
+    features = combine_partials([partial], ctx.as_of, settings)
+    del partial
     clv = features.attrs.pop("clv", None)
     ctx.storage.write_parquet(features_key(ctx.period), features)
     if clv is not None:
@@ -227,10 +182,8 @@ def combine_features(ctx: RunContext) -> dict:
     figures = {
         "members": len(features),
         "buyers": buyers,
-        "orders_in": sum(part["orders_in"] for part in parts),
-        "events_in": sum(part["events_in"] for part in parts),
+        **figures_in,
         "history_months": len(ctx.history_periods),
-        "partitions": count,
         **clv_figures(clv),
     }
     log.info("features %s: %s", ctx.period, figures)

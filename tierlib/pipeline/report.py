@@ -18,6 +18,7 @@ from tierlib.catalog import (
     alerts_key,
     alerts_summary_key,
     approved_model_key,
+    clv_params_key,
     exports_prefix,
     exports_success_key,
     features_key,
@@ -50,6 +51,7 @@ FEATURE_COLUMNS = (
     "monetary",
     "lifecycle_stage",
     "clv",
+    "probability_alive",
 )
 QUARANTINE_READ = ("stage", "channel", "kind", "reason")
 LIFT_JSON = "lift/lift.json"
@@ -131,7 +133,9 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     tiers_config = ()
     high_value: tuple[str, ...] = ()
     if tier_settings is not None:
-        tiers_config = tuple(TierInfo(r.tier, r.label or r.tier, r.value_rank) for r in tier_settings.rules)
+        tiers_config = tuple(
+            TierInfo(r.tier, r.label or r.tier, r.value_rank, r.action) for r in tier_settings.rules
+        )
         high_value = tuple(tier_settings.high_value_tiers)
     alert_settings = ctx.config.stages.get("alerts") or AlertSettings()
     model_settings = ctx.config.stages.get("model") or ModelSettings()
@@ -140,6 +144,7 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     features = _parquet(
         storage, features_key(period), "features", notes, "the features stage", FEATURE_COLUMNS
     )
+    clv_fit = _json(storage, clv_params_key(period), "clv_fit", notes, "the features stage")
     migration = _parquet(storage, migration_key(period), "migration", notes, "the tiers stage")
     migration_summary = _json(storage, migration_summary_key(period), "migration", notes, "the tiers stage")
     if migration_summary is not None and not migration_summary.get("has_previous"):
@@ -162,6 +167,7 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
     if quarantine is None and not extract:
         notes["quality"] = f"No extract figures or quarantine for {period}: run the extract stage first."
     lift = _lift(storage, period, notes)
+    assignments = _assignments(storage, period)
     previous = _json(storage, report_summary_key(previous_period(period)), "previous", {}, "")
     return ReportInputs(
         period=period,
@@ -173,6 +179,7 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
         model_top_share=model_settings.top_share,
         tiers=tiers,
         features=features,
+        clv_fit=clv_fit,
         month_orders=orders,
         month_events=events,
         migration=migration,
@@ -188,6 +195,7 @@ def gather_inputs(ctx: RunContext) -> ReportInputs:
         quarantine=quarantine,
         extract_figures=extract,
         data_docs=_data_docs(storage, period),
+        assignments=assignments,
         lift=lift,
         previous_headline=None if previous is None else previous.get("headline"),
         stage_seconds=_stage_seconds(ctx),
@@ -336,6 +344,16 @@ def _lift(storage, period: str, notes) -> dict | None:
         )
         return None
     return _json(storage, exports_prefix(period) + LIFT_JSON, "lift", notes, "the publish stage")
+
+
+def _assignments(storage, period: str) -> pd.DataFrame | None:
+    """Who the month's published exports reached (the note on missing exports is the lift's)."""
+    from tierlib.pipeline.publish import ASSIGNMENTS_PATH
+
+    key = exports_prefix(period) + ASSIGNMENTS_PATH
+    if not storage.exists(exports_success_key(period)) or not storage.exists(key):
+        return None
+    return storage.read_parquet(key, columns=["channel", "segment", "oneid", "group"])
 
 
 def _stage_seconds(ctx: RunContext) -> dict[str, float]:

@@ -13,18 +13,9 @@ from tierlib.pipeline.context import RunContext, log
 
 
 def run_score(ctx: RunContext) -> dict:
-    """The whole stage in this process: every partition, then the combine."""
-    from tierlib.pipeline.partitions import partition_count
-
-    for partition in range(partition_count(ctx)):
-        run_score_partition(ctx, partition)
-    return combine_score(ctx)
-
-
-def run_score_partition(ctx: RunContext, partition: int) -> dict:
-    """Scores of the members in one OneID partition (each member's score is its own row's)."""
-    from tierlib.model import ModelRegistry, score_members
-    from tierlib.pipeline.partitions import partition_count, partition_key, partitions_of
+    """Scores of every member with the model approved for the month, validated (GX), written."""
+    from tierlib.model import CLV_BASELINE_VERSION, ModelRegistry, score_members
+    from tierlib.validation import validate_output
 
     key = features_key(ctx.period)
     if not ctx.storage.exists(key):
@@ -32,9 +23,6 @@ def run_score_partition(ctx: RunContext, partition: int) -> dict:
             f"no features for {ctx.period} at {ctx.storage.uri(key)}: run the features stage first"
         )
     features = ctx.storage.read_parquet(key)
-    count = partition_count(ctx)
-    if count > 1:
-        features = features[partitions_of(features["oneid"], count) == partition].reset_index(drop=True)
     registry = ModelRegistry(ctx.storage)
     entry = registry.approved_for(ctx.period)
     if entry is None:
@@ -43,32 +31,7 @@ def run_score_partition(ctx: RunContext, partition: int) -> dict:
         model = registry.load_approved(entry)
         model.threads = ctx.config.stage("model").score_threads  # this machine's bound, not the trainer's
         scores = score_members(features, model, entry["version"])
-    ctx.storage.write_parquet(partition_key("score", ctx.period, partition, count, "scores"), scores)
-    figures = {"partition": partition, "members": len(scores), "entry": entry}
-    ctx.storage.write_json(partition_key("score", ctx.period, partition, count, "scores.json"), figures)
-    return {"partition": partition, "members": len(scores)}
-
-
-def combine_score(ctx: RunContext) -> dict:
-    """Every partition's scores in OneID order, validated (GX) and written as the month's scores."""
-    import pandas as pd
-
-    from tierlib.model import CLV_BASELINE_VERSION, SCORE_COLUMNS
-    from tierlib.pipeline.partitions import partition_count, partition_outputs
-    from tierlib.validation import validate_output
-
-    count = partition_count(ctx)
-    markers, parts = partition_outputs(ctx, "score", "scores.json", "scores")
-    entries = [marker["entry"] for marker in markers]
-    if any(each != entries[0] for each in entries):
-        raise InputError(
-            f"score {ctx.period}: the partitions were scored with different models ({entries}): "
-            "run every partition again"
-        )
-    entry = entries[0]
-    frames = [part for part in parts if len(part)] or parts[:1]
-    scores = pd.concat(frames, ignore_index=True).astype(SCORE_COLUMNS)
-    scores = scores.sort_values("oneid", kind="stable").reset_index(drop=True)
+    del features
     if entry is None:
         source = "clv_baseline"
         note = (
@@ -112,7 +75,6 @@ def combine_score(ctx: RunContext) -> dict:
             for k in ("rows_in", "accepted", "quarantined", "validation_seconds", "data_docs")
         },
         "output": scores_key(ctx.period),
-        "partitions": count,
     }
     log.info(
         "score %s: %d members in, %d scores out (%s)",

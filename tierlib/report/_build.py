@@ -19,6 +19,7 @@ from tierlib.report._webfont import WebFont, embedded_font, page_text
 SECTION_IDS = (
     "glance",
     "tiers",
+    "playbook",
     "migration",
     "rfm",
     "clv",
@@ -81,6 +82,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
     with matplotlib.rc_context(rc_params(font.family)), _quiet_font_lookup():
         glance = _glance(inputs, settings, figures, colors, labels, draw)
         tiers = _tiers(inputs, colors, draw)
+        playbook = _playbook(inputs, colors)
         migration = _migration(inputs, settings, labels, draw)
         rfm = _rfm(inputs, draw)
         clv = _clv(inputs, colors, draw)
@@ -89,7 +91,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings | None = None) -
         model = _model(inputs, draw)
         quality = _quality(inputs, draw)
         lift = _lift(inputs, draw)
-    sections = [glance, tiers, migration, rfm, clv, lifecycle, alerts, model, quality, lift]
+    sections = [glance, tiers, playbook, migration, rfm, clv, lifecycle, alerts, model, quality, lift]
     charts = {chart.name: chart.png for section in sections for chart in section.charts}
     context = {
         "period": inputs.period,
@@ -340,6 +342,35 @@ def _tiers(inputs: ReportInputs, colors, draw) -> Section:
     return Section("tiers", title, body, charts=(chart,))
 
 
+# -- playbook ---------------------------------------------------------------------------
+
+
+def _playbook(inputs: ReportInputs, colors) -> Section:
+    title = "Tier playbook: what each tier gets"
+    if inputs.tiers is None:
+        return missing_section("playbook", title, inputs.notes.get("tiers", "no tiers"))
+    from tierlib.report._figures import playbook
+
+    rows = playbook(inputs)
+    published = inputs.assignments is not None
+    sent = inputs.assignments.loc[inputs.assignments["group"] == "treated"] if published else None
+    body = render(
+        "playbook.html",
+        rows=rows,
+        colors=colors,
+        published=published,
+        not_published=inputs.notes.get("lift", f"The exports of {inputs.period} are not published."),
+        sent_members=int(sent["oneid"].nunique()) if published else 0,
+        channels=int(sent["channel"].nunique()) if published else 0,
+        holdout=int(inputs.assignments.loc[inputs.assignments["group"] != "treated", "oneid"].nunique())
+        if published
+        else 0,
+        lift_period=inputs.previous_period,
+        measured=inputs.lift is not None,
+    )
+    return Section("playbook", title, body)
+
+
 # -- migration --------------------------------------------------------------------------
 
 
@@ -395,15 +426,58 @@ def _clv(inputs: ReportInputs, colors, draw) -> Section:
     features = inputs.features
     if features is None or "clv" not in features:
         return missing_section("clv", title, inputs.notes.get("features", "no features"))
-    from tierlib.report._charts import clv_chart
-    from tierlib.report._figures import clv_by_tier, clv_values
+    from tierlib.report._charts import calibration_chart, clv_chart, probability_alive_chart
+    from tierlib.report._figures import (
+        ALIVE_BINS,
+        LIKELY_GONE,
+        MODEL_NAMES,
+        clv_by_tier,
+        clv_values,
+        holdout_calibration,
+        model_choice,
+        probability_alive_by_tier,
+        probability_alive_values,
+    )
 
     values = clv_values(features)
     if values.empty:
         return missing_section("clv", title, "No member has a CLV this month (CLV is off, or nobody bought).")
     chart = draw("clv", clv_chart(values, clv_by_tier(inputs), colors), "CLV distribution")
-    body = render("clv.html", median=values.median(), p95=values.quantile(0.95), chart=chart)
-    return Section("clv", title, body, charts=(chart,))
+    charts = [chart]
+    choice = model_choice(inputs.clv_fit)
+    calibration = holdout_calibration(inputs.clv_fit)
+    calibration_chart_ = None
+    if len(calibration):
+        unit = (choice or {}).get("time_unit", "week")
+        periods = (choice or {}).get("holdout_periods") or 0
+        window = f"the last {fmt.count(periods)} {unit}{'s' if periods != 1 else ''}"
+        calibration_chart_ = draw(
+            "clv_calibration",
+            calibration_chart(calibration, inputs.clv_fit["model"], MODEL_NAMES, window),
+            "CLV model calibration: forecast against observed holdout purchases",
+        )
+        charts.append(calibration_chart_)
+    alive = probability_alive_values(features)
+    alive_chart = None
+    if len(alive):
+        alive_chart = draw(
+            "clv_alive",
+            probability_alive_chart(alive, probability_alive_by_tier(inputs), colors, ALIVE_BINS),
+            "Probability alive",
+        )
+        charts.append(alive_chart)
+    body = render(
+        "clv.html",
+        median=values.median(),
+        p95=values.quantile(0.95),
+        chart=chart,
+        choice=choice,
+        missing_fit=inputs.notes.get("clv_fit"),
+        calibration_chart=calibration_chart_,
+        alive_chart=alive_chart,
+        likely_gone=float((alive < LIKELY_GONE).mean()) if len(alive) else None,
+    )
+    return Section("clv", title, body, charts=tuple(charts))
 
 
 def _lifecycle(inputs: ReportInputs, draw) -> Section:

@@ -380,6 +380,68 @@ def clv_chart(values: pd.Series, by_tier: pd.DataFrame, colors: dict[str, str]) 
     return figure
 
 
+def calibration_chart(table: pd.DataFrame, chosen: str, names: dict[str, str], period_label: str) -> Figure:
+    """Mean holdout purchases per member by past purchases: observed against each model's forecast."""
+    figure = _figure(10, 3.6)
+    ax = figure.subplots()
+    groups = list(dict.fromkeys(table["frequency_cal"]))
+    x = np.arange(len(groups))
+    first = table.loc[table["model"] == table["model"].iloc[0]].set_index("frequency_cal").reindex(groups)
+    ax.plot(x, first["actual_mean"], color=INK, marker="o", linewidth=2.2, label="observed", zorder=3)
+    for index, (model, rows) in enumerate(table.groupby("model", sort=False)):
+        rows = rows.set_index("frequency_cal").reindex(groups)
+        is_chosen = model == chosen
+        ax.plot(
+            x,
+            rows["predicted_mean"],
+            color=ACCENT if is_chosen else QUALITATIVE[(index + 3) % len(QUALITATIVE)],
+            linestyle="-" if is_chosen else "--",
+            linewidth=2.0 if is_chosen else 1.3,
+            marker="s" if is_chosen else None,
+            label=f"{names.get(model, model)} forecast" + (" (in use)" if is_chosen else ""),
+        )
+    labels = [
+        f"{group}\n({fmt.count(customers)})"
+        for group, customers in zip(groups, first["customers"], strict=True)
+    ]
+    ax.set_xticks(x, labels, fontsize=8.5)
+    ax.set_xlabel("purchases before the holdout window (members)")
+    ax.set_ylabel(f"purchases per member in {period_label}")
+    ax.set_title("Calibration: forecast against observed holdout purchases")
+    ax.grid(axis="y", color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper left", fontsize=8.5)
+    return figure
+
+
+def probability_alive_chart(values: pd.Series, by_tier: pd.DataFrame, colors: dict[str, str], bins) -> Figure:
+    """Left: how many buyers have each probability of still being a customer; right: share likely
+    gone per tier."""
+    figure = _figure(10, 3.6)
+    left, right = figure.subplots(1, 2, width_ratios=[1.35, 1])
+    counts, edges = np.histogram(values.to_numpy(dtype=float), bins=bins)
+    centers = (edges[:-1] + edges[1:]) / 2
+    shades = [BAD if center < 0.5 else GOOD for center in centers]
+    left.bar(centers, counts, width=np.diff(edges) * 0.9, color=shades, alpha=0.8)
+    left.set_xticks(edges, [f"{edge:.0%}" for edge in edges], fontsize=8)
+    left.set_xlabel("probability still a customer")
+    left.set_ylabel("members")
+    left.set_title(f"Probability alive ({fmt.count(len(values))} buyers)")
+    left.grid(axis="y", color=GRID, linewidth=0.6)
+    left.set_axisbelow(True)
+
+    shown = by_tier.loc[by_tier["members"] > 0].iloc[::-1]
+    y = np.arange(len(shown))
+    right.barh(y, shown["likely_gone"], color=[colors.get(t, NEUTRAL) for t in shown["tier"]], height=0.6)
+    right.set_yticks(y, [two_lines(label) for label in shown["label"]], fontsize=8.5)
+    for row, gone, mean in zip(y, shown["likely_gone"], shown["mean"], strict=True):
+        right.text(gone + 0.02, row, f"{gone:.0%}  (mean alive {mean:.0%})", va="center", fontsize=8.5)
+    right.set_xlim(0, 1.45)
+    right.set_title("Likely gone (< 50% alive)")
+    _clean_x(right)
+    return figure
+
+
 def lifecycle_funnel(stages: pd.DataFrame) -> Figure:
     """Members per lifecycle stage as a centred funnel, in the order members move through them."""
     stages = stages.loc[stages["members"] > 0].reset_index(drop=True)

@@ -293,6 +293,79 @@ def clv_by_tier(inputs: ReportInputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD", "nbd": "NBD (no drop-out)"}
+ALIVE_BINS = np.linspace(0.0, 1.0, 11)
+LIKELY_GONE = 0.5
+"""Below this probability of being alive a member counts as likely gone."""
+
+
+def holdout_calibration(clv_fit: dict | None) -> pd.DataFrame:
+    """Long table of the holdout check: model, frequency_cal, customers, actual_mean, predicted_mean."""
+    columns = ["model", "frequency_cal", "customers", "actual_mean", "predicted_mean"]
+    scores = ((clv_fit or {}).get("holdout_check") or {}).get("scores") or {}
+    rows = [
+        {"model": name, **{key: group[key] for key in columns[1:]}}
+        for name, figures in scores.items()
+        for group in figures.get("by_frequency", [])
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def model_choice(clv_fit: dict | None) -> dict | None:
+    """What the month's CLV used and why: the model, the holdout errors, skipped models, a note."""
+    if not clv_fit or "model" not in clv_fit:
+        return None
+    check = clv_fit.get("holdout_check") or {}
+    scores = check.get("scores") or {}
+    return {
+        "model": MODEL_NAMES.get(clv_fit["model"], clv_fit["model"]),
+        "configured": clv_fit.get("configured_model", clv_fit["model"]),
+        "penalizer": clv_fit.get("penalizer", 0.0),
+        "holdout_periods": check.get("holdout_periods"),
+        "time_unit": clv_fit.get("time_unit", "week"),
+        "errors": [
+            (MODEL_NAMES.get(name, name), figures["score"], name == clv_fit["model"])
+            for name, figures in sorted(scores.items(), key=lambda item: item[1]["score"])
+        ],
+        "skipped": [
+            (MODEL_NAMES.get(name, name), reason) for name, reason in (check.get("skipped") or {}).items()
+        ],
+        "note": clv_fit.get("note"),
+    }
+
+
+def probability_alive_values(features: pd.DataFrame) -> pd.Series:
+    """Buyers' probability of still being a customer (finite values only)."""
+    if "probability_alive" not in features:
+        return pd.Series(dtype="float64")
+    values = features["probability_alive"].astype("float64")
+    return values[np.isfinite(values)]
+
+
+def probability_alive_by_tier(inputs: ReportInputs) -> pd.DataFrame:
+    """Per tier: buyers with a probability alive, their mean, and the share likely gone."""
+    features, tiers = inputs.features, inputs.tiers
+    empty = pd.DataFrame(columns=["tier", "label", "members", "mean", "likely_gone"])
+    if features is None or tiers is None or "probability_alive" not in features:
+        return empty
+    alive = features.set_index(features["oneid"].astype("string"))["probability_alive"].astype("float64")
+    joined = tiers.assign(alive=tiers["oneid"].astype("string").map(alive).astype("float64"))
+    joined = joined.loc[np.isfinite(joined["alive"])]
+    rows = []
+    for info in tier_order(inputs):
+        values = joined.loc[joined["tier"] == info.tier, "alive"]
+        rows.append(
+            {
+                "tier": info.tier,
+                "label": info.label or info.tier,
+                "members": len(values),
+                "mean": float(values.mean()) if len(values) else np.nan,
+                "likely_gone": float((values < LIKELY_GONE).mean()) if len(values) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def alert_levels(inputs: ReportInputs) -> dict[str, int] | None:
     """Inactive high-value members per level, in the config's level order."""
     summary = inputs.alerts_summary or {}
@@ -404,3 +477,55 @@ def lift_rows(lift: dict) -> pd.DataFrame:
 
 def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(float(value), digits)
+
+
+def playbook(inputs: ReportInputs) -> list[dict]:
+    """Per tier, most valuable first: its action, its members, what its members were sent this month
+    (per segment: treated members per channel, the holdout kept back) and that segment's lift last month.
+    """
+    tiers = inputs.tiers
+    members = tiers["tier"].astype(str).value_counts()
+    lift = {}
+    rows = lift_rows(inputs.lift) if inputs.lift is not None else pd.DataFrame()
+    if not rows.empty:
+        for row in rows.loc[rows["channel"] == "all"].itertuples():
+            lift[str(row.segment)] = {
+                "conversion_lift": _number(row.conversion_lift),
+                "p_value": _number(row.conversion_p_value),
+                "treated_members": int(row.treated_members),
+            }
+    sent = pd.DataFrame(columns=["tier", "segment", "channel", "group", "oneid"])
+    if inputs.assignments is not None and len(inputs.assignments):
+        sent = inputs.assignments.merge(tiers[["oneid", "tier"]], on="oneid", how="left").astype(
+            {"tier": "string", "segment": "string", "channel": "string", "group": "string"}
+        )
+    playbook = []
+    for info in tier_order(inputs):
+        of_tier = sent.loc[sent["tier"] == info.tier]
+        segments = []
+        for segment, part in of_tier.groupby("segment", sort=True):
+            treated = part.loc[part["group"] == "treated"]
+            channels = treated.groupby("channel").size().sort_values(ascending=False, kind="stable")
+            segments.append(
+                {
+                    "segment": str(segment),
+                    "channels": [(str(channel), int(count)) for channel, count in channels.items()],
+                    "treated": int(treated["oneid"].nunique()),
+                    "holdout": int(part.loc[part["group"] != "treated", "oneid"].nunique()),
+                    "lift": lift.get(str(segment)),
+                }
+            )
+        playbook.append(
+            {
+                "tier": info.tier,
+                "label": info.label or info.tier,
+                "action": info.action,
+                "members": int(members.get(info.tier, 0)),
+                "segments": segments,
+            }
+        )
+    return playbook
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)

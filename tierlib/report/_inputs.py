@@ -21,6 +21,8 @@ class TierInfo:
     tier: str
     label: str
     value_rank: int
+    action: str = ""
+    """What marketing does for the tier (``tiers.rules[].action``)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ class ReportInputs:
     """``tiers/period=M/tiers.parquet`` (TIER_COLUMNS)."""
     features: pd.DataFrame | None = None
     """``features/period=M/features.parquet`` (at least oneid, rfm_cell, rfm_cell_en, rfm_code,
-    frequency, monetary, lifecycle_stage, clv)."""
+    frequency, monetary, lifecycle_stage, clv, probability_alive)."""
+    clv_fit: dict | None = None
+    """``features/period=M/clv_params.json``: the CLV fit (model, parameters, holdout check)."""
     month_orders: pd.DataFrame | None = None
     """The month's accepted orders with ``oneid`` (amount, refund_amount)."""
     month_events: pd.DataFrame | None = None
@@ -77,6 +81,8 @@ class ReportInputs:
     extract_figures: dict[str, dict] = field(default_factory=dict)
     """Per source channel: the extract stage's figures for the month (tables, totals)."""
     data_docs: tuple[DataDocsLink, ...] = ()
+    assignments: pd.DataFrame | None = None
+    """``exports/period=M/assignments.parquet`` (channel, segment, oneid, group), when published."""
     lift: dict | None = None
     """``exports/period=M/lift/lift.json``: last month's segments judged on this month's orders."""
     previous_headline: dict | None = None

@@ -23,6 +23,8 @@ class TierRule:
     """How the report shows the tier (any language); the tier id when empty."""
     value_rank: int = 0
     """Higher is more valuable; orders tiers for upgrade/downgrade counts in the migration figures."""
+    action: str = ""
+    """What marketing does for the tier (the report's playbook shows it beside what was sent)."""
 
     def __post_init__(self) -> None:
         if not self.tier or not self.tier.replace("_", "").isalnum():
@@ -36,22 +38,33 @@ DEFAULT_TIER_RULES: tuple[TierRule, ...] = (
         "value_percentile >= 0.8 and churn_probability < 0.5",
         "高价值忠诚 high-value loyal",
         5,
+        "专属权益与新品抢先 exclusive benefits and early access",
     ),
     TierRule(
         "potential_high_value",
         "value_percentile >= 0.6 and churn_probability < 0.5",
         "潜力高价值 potential high-value",
         4,
+        "限时优惠促升级 time-limited offers to move up",
     ),
     TierRule(
         "new_or_unknown",
         "lifecycle_stage == 'new' or frequency == 0",
         "新客/价值未知 new or unknown value",
         2,
+        "新客引导 onboarding: welcome series and first-purchase offer",
     ),
-    TierRule("dormant", "lifecycle_stage == 'churned'", "沉睡 dormant", 0),
-    TierRule("churn_risk", "churn_probability >= 0.5", "流失风险 churn risk", 1),
-    TierRule("regular", "true", "一般 regular", 3),
+    TierRule(
+        "dormant", "lifecycle_stage == 'churned'", "沉睡 dormant", 0, "低成本唤醒 low-cost reactivation"
+    ),
+    TierRule(
+        "churn_risk",
+        "churn_probability >= 0.5",
+        "流失风险 churn risk",
+        1,
+        "挽回关怀 win-back before they lapse",
+    ),
+    TierRule("regular", "true", "一般 regular", 3, "日常会员运营 regular newsletters and points"),
 )
 """Practice in member programmes: value first, then growth, newcomers, lapsed, at risk, the rest.
 

@@ -1,26 +1,18 @@
-"""Features and scores over hash partitions of the OneID equal the unpartitioned run exactly."""
+"""Features in two steps (per-member partials of any OneID partition, then the population parts
+once) equal ``compute_features`` on the whole population exactly: the split the Spark engine runs."""
 
 from __future__ import annotations
-
-import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tierlib.catalog import clv_params_key, features_key, scores_key
 from tierlib.clv import simulate_transactions
-from tierlib.config import load_config
-from tierlib.errors import ConfigError, InputError
+from tierlib.errors import InputError
 from tierlib.features import FeatureSettings, compute_features
 from tierlib.features._partial import combine_partials, member_partials
-from tierlib.pipeline.context import RunContext
-from tierlib.pipeline.partitions import partitions_of, split_by_partition
-from tierlib.pipeline.runner import run_pipeline, run_stage
 
 AS_OF = pd.Timestamp("2024-07-01")
-CONFIG = Path(__file__).resolve().parent.parent / "config" / "tierflow.yaml"
 
 
 def population(members: int = 2000, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -71,8 +63,14 @@ def population(members: int = 2000, seed: int = 5) -> tuple[pd.DataFrame, pd.Dat
     return orders, events, records
 
 
+def split_by_oneid(frame: pd.DataFrame, count: int) -> list[pd.DataFrame]:
+    """``frame`` cut into ``count`` parts by a hash of its oneid, each part keeping the row order."""
+    parts = pd.util.hash_array(frame["oneid"].to_numpy(dtype=object)) % np.uint64(count)
+    return [frame[parts == part].reset_index(drop=True) for part in range(count)]
+
+
 def partitioned(orders, events, records, count, settings) -> pd.DataFrame:
-    pieces = zip(*(split_by_partition(frame, count) for frame in (orders, events, records)), strict=True)
+    pieces = zip(*(split_by_oneid(frame, count) for frame in (orders, events, records)), strict=True)
     return combine_partials(
         [member_partials(o, e, r, AS_OF, settings) for o, e, r in pieces], AS_OF, settings
     )
@@ -91,58 +89,8 @@ def test_partitioned_features_equal_the_whole_population_for_any_partition_count
     assert whole["r_score"].max() == 5 and whole["clv"].notna().sum() > 1000  # the population parts are live
 
 
-def test_partitions_are_a_stable_function_of_the_oneid():
-    oneids = pd.Series([f"O{i:06d}" for i in range(5000)])
-    parts = partitions_of(oneids, 8)
-    assert set(parts) == set(range(8)) and np.bincount(parts).min() > 450
-    np.testing.assert_array_equal(partitions_of(oneids[::-1], 8), parts[::-1])
-    np.testing.assert_array_equal(partitions_of(oneids, 1), np.zeros(5000))
-
-
 def test_a_oneid_in_two_partials_is_an_input_error():
     orders, events, records = population(200)
     partial = member_partials(orders, events, records, AS_OF)
     with pytest.raises(InputError, match="more than one partition"):
         combine_partials([partial, partial.iloc[:3]], AS_OF)
-
-
-def context(partitions: int) -> RunContext:
-    config = load_config(CONFIG)
-    run = dataclasses.replace(config.run, history_months=3, partitions=partitions)
-    return RunContext.open(dataclasses.replace(config, run=run), "2026-10")
-
-
-def test_pipeline_features_and_scores_with_eight_partitions_equal_one(pipeline_env):
-    one = context(1)
-    run_pipeline(one, ["extract", "identity", "features", "score"])
-    features_1 = one.storage.read_parquet(features_key("2026-10"))
-    scores_1 = one.storage.read_parquet(scores_key("2026-10"))
-    clv_1 = one.storage.read_json(clv_params_key("2026-10"))
-
-    eight = context(8)
-    figures = run_stage(eight, "features")
-    assert figures["partitions"] == 8 and figures["members"] == len(features_1)
-    # the DAG runs the steps as separate tasks: a partition that has not run stops the combine
-    eight.storage.delete(eight.storage.list("features/period=2026-10/partitions=8/part=3/partial.json")[0])
-    with pytest.raises(InputError, match="partition 3 of 8 has not run"):
-        run_stage(eight, "features", step="combine")
-    run_stage(eight, "features", partition=3)
-    run_stage(eight, "features", step="combine")
-    run_stage(eight, "score")
-
-    pd.testing.assert_frame_equal(
-        eight.storage.read_parquet(features_key("2026-10")), features_1, check_exact=True
-    )
-    pd.testing.assert_frame_equal(
-        eight.storage.read_parquet(scores_key("2026-10")), scores_1, check_exact=True
-    )
-    assert eight.storage.read_json(clv_params_key("2026-10")) == clv_1
-    assert len(features_1) > 100 and scores_1["predicted_value_90d"].gt(0).any()
-
-
-def test_partitions_must_be_at_least_one(monkeypatch):
-    monkeypatch.setenv("TIERFLOW_PARTITIONS", "0")
-    with pytest.raises(ConfigError, match=r"run\.partitions must be at least 1"):
-        load_config(CONFIG)
-    monkeypatch.setenv("TIERFLOW_PARTITIONS", "8")
-    assert load_config(CONFIG).run.partitions == 8
